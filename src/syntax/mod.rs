@@ -1,0 +1,6 @@
+//! Source text to AST: the grammar lives in `grammar/proc.pest`, the tree in `ast`.
+
+pub mod ast;
+pub mod parser;
+
+pub use parser::{MAX_DEPTH, SyntaxError, is_complete, parse_program};
