@@ -1,1 +1,185 @@
+//! proc: a small scripting language whose concurrency primitives are real
+//! operating-system objects. This crate is a library first; the `proc` command,
+//! the REPL and the tests are clients of this API.
+//!
+//! ```
+//! let mut interp = proc_lang::Interpreter::new();
+//! let v = interp.eval_value("1 + 2").unwrap();
+//! assert_eq!(v.as_int(), Some(3));
+//! ```
+
+pub mod compile;
+pub mod diagnostic;
+mod error;
+pub mod stdlib;
 pub mod syntax;
+pub mod value;
+pub mod vm;
+
+pub use error::Error;
+pub use value::Value;
+
+use compile::Proto;
+use compile::compiler::Mode;
+use diagnostic::{Diagnostic, Source};
+use std::io::Write;
+use std::path::Path;
+use std::rc::Rc;
+use value::Exc;
+use vm::{Config, Vm};
+
+/// Parses and compiles `source` into unit `unit` of `vm`.
+pub(crate) fn compile_source(vm: &mut Vm, source: &Rc<Source>, unit: usize, mode: Mode) -> Result<Rc<Proto>, Diagnostic> {
+    let to_diag = |e: syntax::SyntaxError| Diagnostic::at(e.kind, e.message, source, e.offset);
+    let ast = syntax::parse_program(&source.text).map_err(to_diag)?;
+    compile::compile_unit(vm, unit, source.clone(), &ast, mode).map_err(to_diag)
+}
+
+/// An interpreter: a VM with its globals, kept across `eval` calls.
+pub struct Interpreter {
+    vm: Vm,
+    evals: usize,
+}
+
+impl Default for Interpreter {
+    fn default() -> Self {
+        Interpreter::new()
+    }
+}
+
+/// Builds an `Interpreter` with capability switches, limits and output writers.
+pub struct Builder {
+    config: Config,
+    stdout: Option<Box<dyn Write>>,
+    stderr: Option<Box<dyn Write>>,
+}
+
+impl Builder {
+    pub fn allow_processes(mut self, yes: bool) -> Self {
+        self.config.allow_processes = yes;
+        self
+    }
+    pub fn allow_files(mut self, yes: bool) -> Self {
+        self.config.allow_files = yes;
+        self
+    }
+    pub fn max_instructions(mut self, n: Option<u64>) -> Self {
+        self.config.max_instructions = n;
+        self
+    }
+    pub fn max_call_depth(mut self, n: usize) -> Self {
+        self.config.max_call_depth = n;
+        self
+    }
+    pub fn stdout(mut self, w: impl Write + 'static) -> Self {
+        self.stdout = Some(Box::new(w));
+        self
+    }
+    pub fn stderr(mut self, w: impl Write + 'static) -> Self {
+        self.stderr = Some(Box::new(w));
+        self
+    }
+    pub fn build(self) -> Interpreter {
+        let out = self.stdout.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let err = self.stderr.unwrap_or_else(|| Box::new(std::io::stderr()));
+        Interpreter { vm: Vm::new(self.config, out, err), evals: 0 }
+    }
+}
+
+impl Interpreter {
+    pub fn new() -> Interpreter {
+        Interpreter::builder().build()
+    }
+
+    pub fn builder() -> Builder {
+        Builder { config: Config::default(), stdout: None, stderr: None }
+    }
+
+    /// The VM, for embedding code that needs more than this API.
+    pub fn vm(&mut self) -> &mut Vm {
+        &mut self.vm
+    }
+
+    /// Sets the `args` list scripts see.
+    pub fn set_args(&mut self, args: Vec<String>) {
+        let list = Value::list(args.into_iter().map(Value::string).collect());
+        self.vm.globals.define_builtin("args", list);
+    }
+
+    /// Runs `text` as a continuation of the program and returns the value of its
+    /// final expression statement (nil otherwise).
+    pub fn eval_value(&mut self, text: &str) -> Result<Value, Error> {
+        self.evals += 1;
+        let source = Source::new(format!("<eval {}>", self.evals), text);
+        self.run(&source, Mode::Eval)
+    }
+
+    /// Runs a script file as the main program.
+    pub fn run_file(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Io { message: format!("cannot read {}: {e}", path.display()) })?;
+        let name = path.to_string_lossy().into_owned();
+        if let Some(dir) = path.parent() {
+            self.vm.script_dir = dir.to_path_buf();
+        }
+        let source = Self::source_from_bytes(&name, bytes)?;
+        self.run(&source, Mode::Script).map(|_| ())
+    }
+
+    /// Runs script text given with a name for diagnostics.
+    pub fn run_source(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        let source = Source::new(name, text);
+        self.run(&source, Mode::Script).map(|_| ())
+    }
+
+    /// Decodes a script, reporting invalid UTF-8 at its position.
+    pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<Rc<Source>, Error> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let src = Source::new(name, text);
+                let prefix = String::from_utf8_lossy(&bytes[..at]).len();
+                Err(Error::Parse(Diagnostic::at("ParseError", "source is not valid UTF-8", &src, prefix)))
+            }
+        }
+    }
+
+    /// Parses and compiles only (`proc --check`).
+    pub fn check(&mut self, source: &Rc<Source>) -> Result<(), Error> {
+        self.compile(source, Mode::Script).map(|_| ())
+    }
+
+    /// The bytecode of a script, as `proc --disasm` prints it.
+    pub fn disassemble(&mut self, source: &Rc<Source>) -> Result<String, Error> {
+        let proto = self.compile(source, Mode::Script)?;
+        Ok(compile::disasm::disassemble(&proto, &self.vm.interner))
+    }
+
+    fn compile(&mut self, source: &Rc<Source>, mode: Mode) -> Result<Rc<Proto>, Error> {
+        let unit = self.vm.main_unit;
+        compile_source(&mut self.vm, source, unit, mode).map_err(|d| if d.kind == "ParseError" { Error::Parse(d) } else { Error::Compile(d) })
+    }
+
+    fn run(&mut self, source: &Rc<Source>, mode: Mode) -> Result<Value, Error> {
+        let proto = self.compile(source, mode)?;
+        let r = self.vm.run_proto(proto);
+        self.vm.flush();
+        r.map_err(|e| self.to_error(e))
+    }
+
+    fn to_error(&mut self, e: Exc) -> Error {
+        let err = e.error();
+        if let Some(code) = err.exit_code {
+            return Error::Exit { code };
+        }
+        Error::Runtime(error::runtime_diagnostic(err))
+    }
+
+    /// Flushes buffered output.
+    pub fn flush(&mut self) {
+        self.vm.flush();
+    }
+}

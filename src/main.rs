@@ -1,1 +1,91 @@
-fn main() {}
+//! The `proc` command (section 1): a thin client of the library.
+
+use clap::Parser;
+use proc_lang::{Error, Interpreter};
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "proc", version, about = "Run proc scripts: a small language whose processes are real fork()ed processes")]
+struct Cli {
+    /// Run CODE instead of a file
+    #[arg(short = 'e', value_name = "CODE", conflicts_with_all = ["check", "disasm"])]
+    code: Option<String>,
+    /// Parse and compile only; print diagnostics
+    #[arg(long)]
+    check: bool,
+    /// Print the compiled bytecode instead of running
+    #[arg(long)]
+    disasm: bool,
+    /// The script to run (`-` or nothing for standard input)
+    file: Option<String>,
+    /// Arguments for the script, in `args`
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = run(cli);
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn report(interp: &mut Interpreter, e: &Error) -> i32 {
+    interp.flush();
+    if !matches!(e, Error::Exit { .. }) {
+        eprint!("{e}");
+    }
+    e.exit_code()
+}
+
+fn run(cli: Cli) -> i32 {
+    let mut interp = Interpreter::new();
+    // with -e, the "file" position is the first script argument
+    let (name, text, script_args) = if let Some(code) = cli.code {
+        let mut args: Vec<String> = cli.file.into_iter().collect();
+        args.extend(cli.args);
+        ("<-e>".to_string(), Ok(code.into_bytes()), args)
+    } else {
+        match cli.file.as_deref() {
+            None | Some("-") if cli.file.is_some() || !std::io::stdin().is_terminal() => {
+                let mut buf = Vec::new();
+                let r = std::io::stdin().read_to_end(&mut buf).map(|_| buf);
+                ("<stdin>".to_string(), r, cli.args)
+            }
+            None => {
+                eprintln!("proc: the REPL is not available yet; run `proc FILE.proc`");
+                return 2;
+            }
+            Some(path) => (path.to_string(), std::fs::read(path), cli.args),
+        }
+    };
+    let bytes = match text {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: IOError: cannot read {name}: {e}");
+            return 1;
+        }
+    };
+    interp.set_args(script_args);
+    let source = match Interpreter::source_from_bytes(&name, bytes) {
+        Ok(s) => s,
+        Err(e) => return report(&mut interp, &e),
+    };
+    if let Some(dir) = std::path::Path::new(&name).parent() {
+        interp.vm().script_dir = dir.to_path_buf();
+    }
+    let result = if cli.check {
+        interp.check(&source)
+    } else if cli.disasm {
+        interp.disassemble(&source).map(|text| print!("{text}"))
+    } else {
+        interp.run_source(&source.name.clone(), &source.text.clone())
+    };
+    match result {
+        Ok(()) => {
+            interp.flush();
+            0
+        }
+        Err(e) => report(&mut interp, &e),
+    }
+}

@@ -1,0 +1,129 @@
+//! Rendering errors the way section 8 shows them: a headline, the location, the
+//! source line with a caret under the spot, and for runtime errors a traceback.
+
+use std::fmt;
+use std::rc::Rc;
+
+/// A source file (or `-e` text, or REPL entry) with its line index.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Rc<Source> {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Rc::new(Source { name: name.into(), text, line_starts })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The text of a 1-based line, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else { return "" };
+        let end = self.line_starts.get(line).map_or(self.text.len(), |&e| e - 1);
+        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
+    }
+}
+
+/// One line of a traceback: `file:line in function`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub file: String,
+    pub line: usize,
+    pub function: String,
+}
+
+/// A fully located, renderable error.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// `ParseError`, or the error kind (`ZeroDivisionError`, `NameError`...).
+    pub kind: String,
+    pub message: String,
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub source_line: Option<String>,
+    /// Most recent call last; empty for parse and compile errors.
+    pub traceback: Vec<Frame>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `offset` of `src` without a traceback.
+    pub fn at(kind: &str, message: impl Into<String>, src: &Source, offset: usize) -> Diagnostic {
+        let (line, col) = src.line_col(offset);
+        Diagnostic {
+            kind: kind.to_string(),
+            message: message.into(),
+            file: src.name.clone(),
+            line: Some(line),
+            column: Some(col),
+            source_line: Some(src.line_text(line).to_string()),
+            traceback: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == "ParseError" {
+            writeln!(f, "error: {}", self.message)?;
+        } else {
+            writeln!(f, "error: {}: {}", self.kind, self.message)?;
+        }
+        if let (Some(line), Some(col)) = (self.line, self.column) {
+            let gutter = line.to_string().len();
+            writeln!(f, "{:gutter$}--> {}:{}:{}", "", self.file, line, col)?;
+            if let Some(text) = &self.source_line {
+                writeln!(f, "{:gutter$} |", "")?;
+                writeln!(f, "{line} | {text}")?;
+                // keep tabs so that the caret lines up under the same character
+                let pad: String = text.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                writeln!(f, "{:gutter$} | {pad}^", "")?;
+            }
+        }
+        if !self.traceback.is_empty() {
+            writeln!(f, "traceback (most recent call last):")?;
+            for fr in &self.traceback {
+                writeln!(f, "  {}:{} in {}", fr.file, fr.line, fr.function)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_the_contract() {
+        let src = Source::new("demo.proc", "let x = 1\nlet y = 2\n    print(x, y {\n");
+        let off = src.text.find('{').unwrap();
+        let d = Diagnostic::at("ParseError", "expected `)` or `,`, found `{`", &src, off);
+        assert_eq!(
+            d.to_string(),
+            "error: expected `)` or `,`, found `{`\n --> demo.proc:3:15\n  |\n3 |     print(x, y {\n  |               ^\n"
+        );
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let src = Source::new("u", "é = 1\nab");
+        assert_eq!(src.line_col(0), (1, 1));
+        assert_eq!(src.line_col(3), (1, 3));
+        assert_eq!(src.line_col(7), (2, 1));
+        assert_eq!(src.line_text(2), "ab");
+        assert_eq!(src.line_col(1000), (2, 3));
+    }
+}

@@ -1,0 +1,52 @@
+//! Classes and instances (section 7). A class keeps its own methods and a
+//! flattened table including inherited ones, so a method call is one lookup.
+
+use super::Value;
+use crate::vm::Sym;
+use rustc_hash::FxHashMap;
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub struct Class {
+    pub name: Rc<str>,
+    pub parent: Option<Rc<Class>>,
+    /// Methods defined in this class's body.
+    pub own: FxHashMap<Sym, Value>,
+    /// Own and inherited methods: what `obj.m` finds.
+    pub methods: FxHashMap<Sym, Value>,
+}
+
+impl Class {
+    pub fn new(name: Rc<str>, parent: Option<Rc<Class>>, own: FxHashMap<Sym, Value>) -> Class {
+        let mut methods = parent.as_ref().map(|p| p.methods.clone()).unwrap_or_default();
+        for (k, v) in &own {
+            methods.insert(*k, v.clone());
+        }
+        Class { name, parent, own, methods }
+    }
+    /// True when `self` is `other` or inherits from it.
+    pub fn is_subclass_of(&self, other: &Class) -> bool {
+        let mut c = Some(self);
+        while let Some(k) = c {
+            if std::ptr::eq(k, other) {
+                return true;
+            }
+            c = k.parent.as_deref();
+        }
+        false
+    }
+}
+
+pub struct Instance {
+    pub class: Rc<Class>,
+    pub fields: RefCell<FxHashMap<Sym, Value>>,
+    /// State of a built-in base class (e.g. `Process`), owned by its native methods.
+    pub native: RefCell<Option<Box<dyn Any>>>,
+}
+
+impl Instance {
+    pub fn new(class: Rc<Class>) -> Instance {
+        Instance { class, fields: RefCell::new(FxHashMap::default()), native: RefCell::new(None) }
+    }
+}

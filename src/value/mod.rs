@@ -1,0 +1,436 @@
+//! Runtime values (section 3 of the contract).
+//!
+//! `Value` is 16 bytes: a tag and either an immediate (nil, bool, int, float) or
+//! one reference-counted pointer. The runtime is single-threaded (fork copies only
+//! the calling thread), so `Rc`/`RefCell` are the sharing tools. Handles of later
+//! sections (processes, queues, generators, files...) are `Object`s: a trait
+//! object behind one more box so that `Value` stays two words.
+
+pub mod class;
+pub mod error;
+pub mod format;
+pub mod func;
+pub mod map;
+pub mod string;
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub use class::{Class, Instance};
+pub use error::{ErrorValue, Exc, VmResult};
+pub use func::{Args, BoundMethod, Closure, MethodFn, Native, NativeFn};
+pub use map::{Key, MapData};
+pub use string::Str;
+
+use crate::vm::Vm;
+
+pub type List = RefCell<Vec<Value>>;
+pub type Map = RefCell<MapData>;
+pub type CellRef = Rc<RefCell<Value>>;
+
+#[derive(Clone, Default)]
+pub enum Value {
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<Str>),
+    Bytes(Rc<Vec<u8>>),
+    List(Rc<List>),
+    Map(Rc<Map>),
+    Range(Rc<Range>),
+    Func(Rc<Closure>),
+    Native(Rc<Native>),
+    Bound(Rc<BoundMethod>),
+    Class(Rc<Class>),
+    Instance(Rc<Instance>),
+    Error(Rc<ErrorValue>),
+    Object(Rc<Handle>),
+    /// Internal: the iteration state of a `for` loop. Never visible to scripts.
+    Iter(Rc<RefCell<Iter>>),
+    /// Internal: a captured variable's box. Never visible to scripts.
+    Cell(CellRef),
+    /// Internal: an unset global or a missing argument. Never visible to scripts.
+    Undef,
+}
+
+/// `range(start, stop, step)`; step is never 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Range {
+    pub start: i64,
+    pub stop: i64,
+    pub step: i64,
+}
+
+impl Range {
+    pub fn len(&self) -> i64 {
+        let (lo, hi, step) = (self.start as i128, self.stop as i128, self.step as i128);
+        let n = if step > 0 { (hi - lo + step - 1) / step } else { (lo - hi - step - 1) / -step };
+        n.max(0) as i64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The i-th element, for 0 <= i < len.
+    pub fn nth(&self, i: i64) -> i64 {
+        self.start + i * self.step
+    }
+    pub fn contains(&self, x: i64) -> bool {
+        let in_bounds = if self.step > 0 { x >= self.start && x < self.stop } else { x <= self.start && x > self.stop };
+        in_bounds && (x as i128 - self.start as i128) % (self.step as i128) == 0
+    }
+}
+
+/// The state of a `for` loop over a value.
+pub enum Iter {
+    Range { next: i64, stop: i64, step: i64 },
+    List { list: Rc<List>, index: usize },
+    /// Snapshot of a map's keys, or any other materialised sequence.
+    Items { items: Vec<Value>, index: usize },
+    Str { s: Rc<Str>, byte: usize },
+    Bytes { b: Rc<Vec<u8>>, index: usize },
+    /// A generator, or any object that implements `Object::next`.
+    Object(Value),
+}
+
+/// A runtime handle: generators, files, modules, and the process/IPC objects.
+pub trait Object: Any {
+    /// The name `type()` returns.
+    fn type_name(&self) -> &'static str;
+    /// How `print`/`repr` show it.
+    fn repr(&self, _vm: &mut Vm) -> String {
+        format!("<{}>", self.type_name())
+    }
+    /// Reads an attribute (`h.name`); `None` when there is no such attribute.
+    fn get_attr(&self, _vm: &mut Vm, _this: &Value, _name: &str) -> Option<VmResult<Value>> {
+        None
+    }
+    /// Writes an attribute; the default refuses.
+    fn set_attr(&self, _vm: &mut Vm, name: &str, _value: Value) -> VmResult<()> {
+        Err(Exc::new("AttributeError", format!("cannot set attribute `{name}` of {}", self.type_name())))
+    }
+    /// Calls a method (`h.name(args)`); `None` when there is no such method.
+    fn call_method(&self, _vm: &mut Vm, _this: &Value, _name: &str, _args: Args) -> Option<VmResult<Value>> {
+        None
+    }
+    /// The method names, for error messages and REPL completion.
+    fn method_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// True when `next` produces items (the object is its own iterator).
+    fn is_iterator(&self) -> bool {
+        false
+    }
+    /// Produces the next item when the object is iterated; `Ok(None)` ends the loop.
+    /// `None` (the outer option) means the object is not iterable.
+    fn next(&self, _vm: &mut Vm, _this: &Value) -> Option<VmResult<Option<Value>>> {
+        None
+    }
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A boxed `Object`, so that `Value::Object` holds a thin pointer.
+pub struct Handle(pub Box<dyn Object>);
+
+impl Handle {
+    pub fn downcast<T: Object>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref::<T>()
+    }
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Rc::new(Str::new(s)))
+    }
+    pub fn string(s: String) -> Value {
+        Value::Str(Rc::new(Str::from_string(s)))
+    }
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(items)))
+    }
+    pub fn map(m: MapData) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+    pub fn bytes(b: Vec<u8>) -> Value {
+        Value::Bytes(Rc::new(b))
+    }
+    pub fn object<T: Object>(obj: T) -> Value {
+        Value::Object(Rc::new(Handle(Box::new(obj))))
+    }
+
+    /// The name `type(x)` returns (section 3).
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Instance(i) => i.class.name.to_string(),
+            Value::Object(h) => h.0.type_name().to_string(),
+            other => other.kind_name().to_string(),
+        }
+    }
+
+    /// A static name for the value's kind, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Range(_) => "range",
+            Value::Func(_) | Value::Native(_) | Value::Bound(_) => "function",
+            Value::Class(_) => "class",
+            Value::Instance(_) => "instance",
+            Value::Error(_) => "error",
+            Value::Object(h) => h.0.type_name(),
+            Value::Iter(_) => "iterator",
+            Value::Cell(_) => "cell",
+            Value::Undef => "undefined",
+        }
+    }
+
+    /// Truthiness (section 3): nil, false, 0, 0.0, "", b"", [], {} and empty ranges are false.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil | Value::Undef => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.as_str().is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::List(l) => !l.borrow().is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Range(r) => !r.is_empty(),
+            _ => true,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(*b as i64),
+            _ => None,
+        }
+    }
+
+    /// A number as a float (ints and bools convert).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Bool(b) => Some(*b as i64 as f64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Identity: the same object (for reference types) or the same immediate.
+    pub fn is_same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::List(a), Value::List(b)) => Rc::ptr_eq(a, b),
+            (Value::Map(a), Value::Map(b)) => Rc::ptr_eq(a, b),
+            (Value::Instance(a), Value::Instance(b)) => Rc::ptr_eq(a, b),
+            (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
+            (Value::Class(a), Value::Class(b)) => Rc::ptr_eq(a, b),
+            (Value::Object(a), Value::Object(b)) => Rc::ptr_eq(a, b),
+            (Value::Error(a), Value::Error(b)) => Rc::ptr_eq(a, b),
+            (Value::Native(a), Value::Native(b)) => Rc::ptr_eq(a, b),
+            (a, b) => a.equals(b),
+        }
+    }
+
+    /// A stable identity number for `id(x)`.
+    pub fn identity(&self) -> i64 {
+        fn addr<T: ?Sized>(rc: &Rc<T>) -> i64 {
+            Rc::as_ptr(rc) as *const u8 as usize as i64
+        }
+        match self {
+            Value::Str(r) => addr(r),
+            Value::Bytes(r) => addr(r),
+            Value::List(r) => addr(r),
+            Value::Map(r) => addr(r),
+            Value::Range(r) => addr(r),
+            Value::Func(r) => addr(r),
+            Value::Native(r) => addr(r),
+            Value::Bound(r) => addr(r),
+            Value::Class(r) => addr(r),
+            Value::Instance(r) => addr(r),
+            Value::Error(r) => addr(r),
+            Value::Object(r) => addr(r),
+            Value::Iter(r) => addr(r),
+            Value::Cell(r) => addr(r),
+            Value::Int(i) => *i,
+            Value::Float(f) => f.to_bits() as i64,
+            Value::Bool(b) => *b as i64,
+            Value::Nil | Value::Undef => 0,
+        }
+    }
+
+    /// Structural equality (section 3): `1 == 1.0`, lists/maps/strings by content.
+    pub fn equals(&self, other: &Value) -> bool {
+        equals_depth(self, other, 0)
+    }
+}
+
+/// Deepest nesting that equality, printing and hashing follow before giving up,
+/// so that a list nested a million levels deep cannot overflow the stack.
+pub const MAX_NESTING: usize = 1000;
+
+fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > MAX_NESTING {
+        return false;
+    }
+    match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => int_float_eq(*i, *f),
+        (Value::Bool(b), Value::Int(i)) | (Value::Int(i), Value::Bool(b)) => *b as i64 == *i,
+        (Value::Bool(b), Value::Float(f)) | (Value::Float(f), Value::Bool(b)) => *b as i64 as f64 == *f,
+        (Value::Str(x), Value::Str(y)) => Rc::ptr_eq(x, y) || x.as_str() == y.as_str(),
+        (Value::Bytes(x), Value::Bytes(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| equals_depth(a, b, depth + 1))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equals_depth(v, w, depth + 1)))
+        }
+        (Value::Range(x), Value::Range(y)) => {
+            let (lx, ly) = (x.len(), y.len());
+            lx == ly && (lx == 0 || (x.start == y.start && (lx == 1 || x.step == y.step)))
+        }
+        (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message),
+        (a, b) => a.is_same_ref(b),
+    }
+}
+
+impl Value {
+    fn is_same_ref(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
+            (Value::Native(a), Value::Native(b)) => Rc::ptr_eq(a, b) || a.name == b.name,
+            (Value::Bound(a), Value::Bound(b)) => Rc::ptr_eq(a, b) || (a.receiver.is_same(&b.receiver) && a.method.is_same(&b.method)),
+            (Value::Class(a), Value::Class(b)) => Rc::ptr_eq(a, b),
+            (Value::Instance(a), Value::Instance(b)) => Rc::ptr_eq(a, b),
+            (Value::Object(a), Value::Object(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Exact comparison of an int with a float (as Python does: no rounding of the int).
+pub fn int_float_eq(i: i64, f: f64) -> bool {
+    int_float_cmp(i, f) == Some(std::cmp::Ordering::Equal)
+}
+
+/// Exact ordering of an int and a float; `None` when the float is NaN.
+pub fn int_float_cmp(i: i64, f: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 9.223_372_036_854_776e18 {
+        return Some(Ordering::Less);
+    }
+    if f < -9.223_372_036_854_776e18 {
+        return Some(Ordering::Greater);
+    }
+    let t = f.trunc();
+    let ti = t as i64; // exact: |t| < 2^63
+    match i.cmp(&ti) {
+        Ordering::Equal => {
+            let frac = f - t;
+            Some(if frac > 0.0 {
+                Ordering::Less
+            } else if frac < 0.0 {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            })
+        }
+        o => Some(o),
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", format::repr_plain(self))
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Value {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Bool(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::str(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::string(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_two_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
+
+    #[test]
+    fn int_float_comparisons_are_exact() {
+        use std::cmp::Ordering::*;
+        assert_eq!(int_float_cmp(1, 1.0), Some(Equal));
+        assert_eq!(int_float_cmp(1, 1.5), Some(Less));
+        assert_eq!(int_float_cmp(-1, -1.5), Some(Greater));
+        assert_eq!(int_float_cmp(i64::MAX, 9.223372036854775807e18), Some(Less));
+        assert_eq!(int_float_cmp(0, f64::NAN), None);
+        assert!(Value::Int(1).equals(&Value::Float(1.0)));
+    }
+
+    #[test]
+    fn range_len_and_contains() {
+        let r = Range { start: 0, stop: 10, step: 3 };
+        assert_eq!(r.len(), 4);
+        assert!(r.contains(9) && !r.contains(10) && !r.contains(4));
+        let r = Range { start: 10, stop: 0, step: -2 };
+        assert_eq!(r.len(), 5);
+        assert!(r.contains(2) && !r.contains(0));
+        assert_eq!(Range { start: 5, stop: 0, step: 1 }.len(), 0);
+        assert_eq!(Range { start: i64::MIN, stop: i64::MAX, step: i64::MAX }.len(), 3);
+    }
+}

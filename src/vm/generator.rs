@@ -1,0 +1,226 @@
+//! Generators (section 15): a generator is a suspended fiber. `next`/`send`
+//! resume it until its next `yield`; `throw` resumes it by raising inside it;
+//! `close` raises an error no `catch` sees, so only `finally` blocks run.
+
+use super::Vm;
+use super::fiber::{Fiber, Outcome};
+use crate::value::{Args, Exc, Handle, Object, Value, VmResult};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GenState {
+    Created,
+    Suspended,
+    Running,
+    Done,
+}
+
+pub struct Generator {
+    fiber: RefCell<Option<Fiber>>,
+    state: Cell<GenState>,
+    pub name: Rc<str>,
+}
+
+/// What resuming a generator produced.
+pub enum Resumed {
+    Yielded(Value),
+    /// It finished, returning this value.
+    Returned(Value),
+}
+
+impl Generator {
+    pub fn new(fiber: Fiber, name: Rc<str>) -> Generator {
+        Generator { fiber: RefCell::new(Some(fiber)), state: Cell::new(GenState::Created), name }
+    }
+    pub fn state(&self) -> GenState {
+        self.state.get()
+    }
+}
+
+fn as_generator(v: &Value) -> Option<&Generator> {
+    match v {
+        Value::Object(h) => h.downcast::<Generator>(),
+        _ => None,
+    }
+}
+
+impl Vm {
+    /// Resumes `g` with `sent` (nil for `next`), or by raising `raise` inside it.
+    pub fn resume(&mut self, g: &Generator, sent: Value, raise: Option<Exc>) -> VmResult<Resumed> {
+        match g.state.get() {
+            GenState::Running => return Err(Exc::value_error(format!("generator {} is already running", g.name))),
+            GenState::Done => {
+                return match raise {
+                    Some(e) => Err(e),
+                    None => Ok(Resumed::Returned(Value::Nil)),
+                };
+            }
+            GenState::Created => {
+                if let Some(e) = raise {
+                    g.state.set(GenState::Done);
+                    g.fiber.borrow_mut().take();
+                    return Err(e);
+                }
+                if !matches!(sent, Value::Nil) {
+                    return Err(Exc::type_error("can't send a value other than nil to a generator that has not started"));
+                }
+            }
+            GenState::Suspended => {}
+        }
+        let Some(mut fiber) = g.fiber.borrow_mut().take() else {
+            return Ok(Resumed::Returned(Value::Nil));
+        };
+        g.state.set(GenState::Running);
+        self.enter_native()?;
+        self.depth += fiber.frames.len();
+        let result = match raise {
+            None => {
+                match fiber.resume_slot.take() {
+                    Some(slot) => fiber.stack[slot] = sent,
+                    None => fiber.sent = Some(sent),
+                }
+                stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.execute(&mut fiber))
+            }
+            Some(e) => {
+                fiber.resume_slot = None;
+                fiber.sent = None;
+                match self.unwind(&mut fiber, e) {
+                    Ok(()) => stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.execute(&mut fiber)),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        self.leave_native();
+        match result {
+            Ok(Outcome::Yielded(v)) => {
+                self.depth -= fiber.frames.len();
+                *g.fiber.borrow_mut() = Some(fiber);
+                g.state.set(GenState::Suspended);
+                Ok(Resumed::Yielded(v))
+            }
+            Ok(Outcome::Returned(v)) => {
+                g.state.set(GenState::Done);
+                Ok(Resumed::Returned(v))
+            }
+            Err(e) => {
+                g.state.set(GenState::Done);
+                Err(e)
+            }
+        }
+    }
+
+    /// One step of `yield from` on the iterable in `stack[slot]`: the next value to
+    /// pass out, or None when the inner iterable is finished (its return value is
+    /// then in `stack[slot]`).
+    pub(super) fn yield_from_step(&mut self, fiber: &mut Fiber, slot: usize) -> VmResult<Option<Value>> {
+        let sent = fiber.sent.take().unwrap_or(Value::Nil);
+        loop {
+            let inner = fiber.stack[slot].clone();
+            if let Some(g) = as_generator(&inner) {
+                return match self.resume(g, sent, None)? {
+                    Resumed::Yielded(v) => Ok(Some(v)),
+                    Resumed::Returned(v) => {
+                        fiber.stack[slot] = v;
+                        Ok(None)
+                    }
+                };
+            }
+            match &inner {
+                Value::Iter(it) => {
+                    let it = it.clone();
+                    return match self.iter_next(&it)? {
+                        Some(v) => Ok(Some(v)),
+                        None => {
+                            fiber.stack[slot] = Value::Nil;
+                            Ok(None)
+                        }
+                    };
+                }
+                other => {
+                    let it = self.make_iter(other)?;
+                    fiber.stack[slot] = Value::Iter(Rc::new(RefCell::new(it)));
+                }
+            }
+        }
+    }
+
+    /// `next(g)`: the next value, or StopIteration.
+    pub fn gen_next(&mut self, g: &Generator) -> VmResult<Option<Value>> {
+        match self.resume(g, Value::Nil, None)? {
+            Resumed::Yielded(v) => Ok(Some(v)),
+            Resumed::Returned(_) => Ok(None),
+        }
+    }
+}
+
+impl Object for Generator {
+    fn type_name(&self) -> &'static str {
+        "Generator"
+    }
+    fn repr(&self, _vm: &mut Vm) -> String {
+        format!("<Generator {}>", self.name)
+    }
+    fn method_names(&self) -> &'static [&'static str] {
+        &["send", "throw", "close"]
+    }
+    fn is_iterator(&self) -> bool {
+        true
+    }
+    fn call_method(&self, vm: &mut Vm, this: &Value, name: &str, args: Args) -> Option<VmResult<Value>> {
+        let _ = this;
+        Some(match name {
+            "send" => args.bind("send", ["value"], 1).and_then(|[v]| match vm.resume(self, v.unwrap_or_default(), None)? {
+                Resumed::Yielded(v) => Ok(v),
+                Resumed::Returned(_) => Err(Exc::new("StopIteration", format!("generator {} finished", self.name))),
+            }),
+            "throw" => args.bind("throw", ["error"], 1).and_then(|[e]| {
+                let e = e.unwrap_or_default();
+                let exc = match &e {
+                    Value::Error(err) => Exc::Error(err.clone()),
+                    Value::Str(s) => Exc::new("Error", s.as_str()),
+                    other => return Err(Exc::type_error(format!("throw() needs an error, not {}", other.type_name()))),
+                };
+                match vm.resume(self, Value::Nil, Some(exc))? {
+                    Resumed::Yielded(v) => Ok(v),
+                    Resumed::Returned(_) => Err(Exc::new("StopIteration", format!("generator {} finished", self.name))),
+                }
+            }),
+            "close" => args.expect("close", 0, 0).and_then(|_| {
+                if self.state.get() != GenState::Suspended {
+                    self.state.set(GenState::Done);
+                    self.fiber.borrow_mut().take();
+                    return Ok(Value::Nil);
+                }
+                match vm.resume(self, Value::Nil, Some(Exc::uncatchable("GeneratorExit", "generator closed"))) {
+                    Ok(Resumed::Yielded(_)) => {
+                        self.state.set(GenState::Done);
+                        self.fiber.borrow_mut().take();
+                        Err(Exc::new("RuntimeError", format!("generator {} yielded while being closed", self.name)))
+                    }
+                    Ok(Resumed::Returned(_)) => Ok(Value::Nil),
+                    Err(e) if e.kind() == "GeneratorExit" => Ok(Value::Nil),
+                    Err(e) => Err(e),
+                }
+            }),
+            _ => return None,
+        })
+    }
+    fn next(&self, vm: &mut Vm, _this: &Value) -> Option<VmResult<Option<Value>>> {
+        Some(vm.gen_next(self))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The generator inside a value, if it is one.
+pub fn generator_of(v: &Value) -> Option<&Generator> {
+    as_generator(v)
+}
+
+impl Handle {
+    pub fn is_generator(&self) -> bool {
+        self.downcast::<Generator>().is_some()
+    }
+}
