@@ -48,6 +48,9 @@ pub(super) struct Local {
     pub name: Rc<str>,
     pub reg: Reg,
     pub is_cell: bool,
+    /// Declared at the start of its block (a captured `let`, see `hoist_lets`):
+    /// its `let` statement assigns the existing cell.
+    pub hoisted: bool,
 }
 
 /// Something to undo when control leaves a region early (break, continue, return).
@@ -306,7 +309,7 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if is_cell {
             self.emit(Op::NewCell { reg });
         }
-        self.f().locals.push(Local { name: name.clone(), reg, is_cell });
+        self.f().locals.push(Local { name: name.clone(), reg, is_cell, hoisted: false });
     }
 
     pub fn resolve(&mut self, name: &str) -> Option<Place> {
@@ -411,7 +414,7 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.fr().is_method {
             // `self` is register 0
             let name: Rc<str> = Rc::from("self");
-            self.f().locals.push(Local { name: name.clone(), reg: 0, is_cell: false });
+            self.f().locals.push(Local { name: name.clone(), reg: 0, is_cell: false, hoisted: false });
         }
         let nparams = def.params.len();
         let first = self.alloc_n(nparams)?;
@@ -421,7 +424,7 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         // Parameters are locals from the start; defaults are evaluated at each call.
         for (i, p) in def.params.iter().enumerate() {
             let reg = first + i as Reg;
-            self.f().locals.push(Local { name: p.name.name.clone(), reg, is_cell: false });
+            self.f().locals.push(Local { name: p.name.name.clone(), reg, is_cell: false, hoisted: false });
             if let Some(d) = &p.default {
                 self.set_offset(d.span.start);
                 let skip = self.emit(Op::JumpIfGiven { reg, off: 0 });
@@ -481,9 +484,38 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
 
     /// The statements of a block, in the current scope, with `fn`s hoisted.
     fn block_body(&mut self, body: &'a Block) -> CResult<()> {
+        self.hoist_lets(body)?;
         self.hoist_fns(body)?;
         for s in body {
             self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    /// A `let` in this block whose variable an inner function captures gets its
+    /// cell at the start of the block, so that functions hoisted above the `let`
+    /// capture the same variable. The cell is new each time the block runs, so a
+    /// loop body still binds afresh per iteration.
+    fn hoist_lets(&mut self, body: &'a Block) -> CResult<()> {
+        if self.at_global_level() {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        for s in body {
+            if let StmtKind::Let { target, .. } = &s.kind {
+                super::scope::pattern_names(target, &mut names);
+            }
+        }
+        for name in names {
+            let in_block = self.fr().scopes.last().map_or(0, |s| s.0);
+            let already = self.fr().locals[in_block..].iter().any(|l| l.name == name && l.hoisted);
+            if already || !self.fr().captured.contains(&name) {
+                continue;
+            }
+            let reg = self.alloc()?;
+            self.emit(Op::LoadNil { dst: reg });
+            self.emit(Op::NewCell { reg });
+            self.f().locals.push(Local { name, reg, is_cell: true, hoisted: true });
         }
         Ok(())
     }
@@ -585,8 +617,15 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.at_global_level() {
             let slot = self.vm.globals.declare(self.unit, name);
             self.emit(Op::SetGlobal { src, slot });
-        } else {
-            self.declare_local(name, src);
+            return Ok(());
+        }
+        let in_block = self.fr().scopes.last().map_or(0, |s| s.0);
+        let hoisted = self.fr().locals[in_block..].iter().rev().find(|l| &l.name == name && l.hoisted).map(|l| l.reg);
+        match hoisted {
+            Some(cell) => {
+                self.emit(Op::SetCell { cell, src });
+            }
+            None => self.declare_local(name, src),
         }
         Ok(())
     }
@@ -633,6 +672,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 match (place, op) {
                     (Place::Local(r), None) if is_simple(value) => self.expr_to(value, r),
                     (Place::Local(r), Some(op)) => {
+                        if let (BinOp::Add | BinOp::Sub, ExprKind::Int(v)) = (op, &value.kind) {
+                            let v = if op == BinOp::Sub { v.checked_neg() } else { Some(*v) };
+                            if let Some(v) = v.and_then(|v| i16::try_from(v).ok()) {
+                                self.set_offset(value.span.start);
+                                self.emit(Op::AddInt { dst: r, a: r, v });
+                                return Ok(());
+                            }
+                        }
                         let rhs = self.expr_any(value)?;
                         self.binop(op, r, r, rhs, value.span.start)
                     }

@@ -468,7 +468,7 @@ impl Vm {
                     }
 
                     Op::Yield { dst, src } => {
-                        let v = std::mem::take(&mut reg!(src));
+                        let v = reg!(src).clone();
                         save_ip!();
                         fiber.resume_slot = Some(base + dst as usize);
                         return Ok(Outcome::Yielded(v));
