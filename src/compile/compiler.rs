@@ -918,7 +918,16 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.fns.len() == 1 {
             return Err(err("ParseError", "`return` outside a function", offset));
         }
+        let no_cleanups = self.fr().cleanups.is_empty();
         let r = match value {
+            // a local is returned from its own register (unless a finally block
+            // could change it after the value was taken)
+            Some(Expr { kind: ExprKind::Name(id), .. }) if no_cleanups && matches!(self.resolve(&id.name), Some(Place::Local(_))) => {
+                match self.resolve(&id.name) {
+                    Some(Place::Local(r)) => Some(r),
+                    _ => None,
+                }
+            }
             Some(v) => {
                 let r = self.alloc()?;
                 self.expr_to(v, r)?;

@@ -375,6 +375,24 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             return Err(err("ParseError", format!("too many arguments in one call (at most {MAX_ARGS})"), offset));
         }
         let base = self.call_base(dst, nargs)?;
+        // a global function called with positional arguments: CallGlobal
+        let global = match &callee.kind {
+            ExprKind::Name(id) if named.is_empty() => match self.resolve(&id.name) {
+                Some(Place::Global(slot)) => Some(slot),
+                None => Some(self.global_for_read(&id.name)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(slot) = global {
+            self.call_args(base, args, named)?;
+            self.set_offset(offset);
+            self.emit(Op::CallGlobal { func: base, nargs: nargs as u8, slot });
+            if base != dst {
+                self.emit(Op::Move { dst, src: base });
+            }
+            return Ok(());
+        }
         let method = match &callee.kind {
             ExprKind::Attr { obj, name } => {
                 self.expr_to(obj, base)?;

@@ -113,6 +113,9 @@ pub enum Op {
     // ---- calls ----------------------------------------------------------------
     /// R[func] = R[func](R[func+1], ..., R[func+nargs])
     Call { func: Reg, nargs: u8 },
+    /// R[func] = globals[slot](R[func+1], ..., R[func+nargs]): a call of a global
+    /// function without copying it into a register first
+    CallGlobal { func: Reg, nargs: u8, slot: u32 },
     /// as Call, but the last len(K[names]) arguments are named by the list K[names]
     CallKw { func: Reg, nargs: u8, names: u16 },
     /// R[base] = R[base].N[name](R[base+1], ..., R[base+nargs])

@@ -29,7 +29,7 @@ pub type List = RefCell<Vec<Value>>;
 pub type Map = RefCell<MapData>;
 pub type CellRef = Rc<RefCell<Value>>;
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub enum Value {
     #[default]
     Nil,
@@ -54,6 +54,35 @@ pub enum Value {
     Cell(CellRef),
     /// Internal: an unset global or a missing argument. Never visible to scripts.
     Undef,
+}
+
+impl Clone for Value {
+    /// Written out (not derived) so that it inlines into the dispatch loop:
+    /// immediates copy, everything else bumps a reference count.
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Nil => Value::Nil,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Str(r) => Value::Str(r.clone()),
+            Value::Bytes(r) => Value::Bytes(r.clone()),
+            Value::List(r) => Value::List(r.clone()),
+            Value::Map(r) => Value::Map(r.clone()),
+            Value::Range(r) => Value::Range(r.clone()),
+            Value::Func(r) => Value::Func(r.clone()),
+            Value::Native(r) => Value::Native(r.clone()),
+            Value::Bound(r) => Value::Bound(r.clone()),
+            Value::Class(r) => Value::Class(r.clone()),
+            Value::Instance(r) => Value::Instance(r.clone()),
+            Value::Error(r) => Value::Error(r.clone()),
+            Value::Object(r) => Value::Object(r.clone()),
+            Value::Iter(r) => Value::Iter(r.clone()),
+            Value::Cell(r) => Value::Cell(r.clone()),
+            Value::Undef => Value::Undef,
+        }
+    }
 }
 
 /// `range(start, stop, step)`; step is never 0.
@@ -193,6 +222,7 @@ impl Value {
     }
 
     /// Truthiness (section 3): nil, false, 0, 0.0, "", b"", [], {} and empty ranges are false.
+    #[inline]
     pub fn truthy(&self) -> bool {
         match self {
             Value::Nil | Value::Undef => false,

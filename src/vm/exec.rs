@@ -1,17 +1,24 @@
 //! The dispatch loop: runs a fiber until its first frame returns or it yields.
 //!
-//! Hot paths (int and float arithmetic, compare-and-jump, calls of script
-//! functions, local moves) are written inline; everything else goes to a method
-//! in `ops.rs`, `attr.rs`, `call.rs` or `iter.rs`. An error from anywhere is
-//! handed to `unwind`, which finds a handler or pops frames, recording the
-//! traceback as it goes.
+//! The loop itself handles only the frequent instructions (moves, constants,
+//! variables, int/float arithmetic, compare-and-jump, calls, returns, list
+//! indexing, range/list iteration), so that it stays small enough for its
+//! state to live in registers. Every other instruction goes to `slow_op`.
+//! An error from anywhere is handed to `unwind`, which finds a handler or pops
+//! frames, recording the traceback as it goes.
+//!
+//! Limits and interrupts are checked on backward jumps and calls, which every
+//! long-running computation must pass through. The instruction count they keep
+//! charges a backward jump the length of the loop and a call the length of the
+//! function called: exact for straight-line code, an upper bound otherwise.
 
 use super::Vm;
-use super::fiber::{Fiber, Handler, Outcome};
+use super::fiber::{Fiber, Frame, Handler, Outcome};
 use super::ops::{self, Arith};
-use crate::compile::{Cmp, Op};
+use crate::compile::{Capture, Cmp, Op, Proto};
 use crate::value::error::TraceEntry;
-use crate::value::{Args, Closure, Exc, Iter, Value, VmResult};
+use crate::value::format::{format_value, to_display, to_repr};
+use crate::value::{Closure, Exc, Iter, Key, Value, VmResult};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -27,6 +34,41 @@ fn int_cmp(cmp: Cmp, x: i64, y: i64) -> bool {
     }
 }
 
+/// Writes a register. When the old value is an immediate it has nothing to
+/// release, so the (out-of-line) drop glue of `Value` is skipped.
+#[inline(always)]
+fn store(slot: &mut Value, v: Value) {
+    match slot {
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => std::mem::forget(std::mem::replace(slot, v)),
+        _ => *slot = v,
+    }
+}
+
+/// Writes an int result. A register that already holds an int (a loop counter,
+/// an accumulator) only has its payload overwritten: the common case stays an
+/// 8-byte store instead of a 16-byte value move.
+#[inline(always)]
+fn store_int(slot: &mut Value, v: i64) {
+    match slot {
+        Value::Int(x) => *x = v,
+        _ => store(slot, Value::Int(v)),
+    }
+}
+
+#[inline(always)]
+fn jump(ip: usize, off: i32) -> usize {
+    (ip as isize + off as isize) as usize
+}
+
+/// What the loop does after an instruction handled out of line.
+enum Step {
+    Next,
+    /// The frame stack changed: reload the running frame.
+    Reload,
+    /// Leave the fiber.
+    Out(Outcome),
+}
+
 impl Vm {
     pub(crate) fn execute(&mut self, fiber: &mut Fiber) -> VmResult<Outcome> {
         'frame: loop {
@@ -37,14 +79,30 @@ impl Vm {
             let proto = &*closure.proto;
             let code = &proto.code[..];
 
-            // Saves the instruction pointer, then unwinds to a handler (continuing
-            // there) or out of this fiber.
+            // The frame's registers, as a slice held in locals (so that its pointer
+            // and length stay in machine registers). Anything that may touch the
+            // fiber's stack must be followed by `refresh!()`.
+            let mut regs: &mut [Value] = &mut fiber.stack[base..];
+            macro_rules! reg {
+                ($r:expr) => {
+                    regs[$r as usize]
+                };
+            }
+            macro_rules! refresh {
+                () => {
+                    regs = &mut fiber.stack[base..]
+                };
+            }
+            macro_rules! save_ip {
+                () => {
+                    fiber.frames.last_mut().expect("running frame").ip = ip
+                };
+            }
+            // Unwinds to a handler (continuing there) or out of this fiber.
             macro_rules! throw {
                 ($e:expr) => {{
                     let e = $e;
-                    if let Some(f) = fiber.frames.last_mut() {
-                        f.ip = ip;
-                    }
+                    save_ip!();
                     self.unwind(fiber, e)?;
                     continue 'frame;
                 }};
@@ -57,53 +115,67 @@ impl Vm {
                     }
                 };
             }
-            macro_rules! reg {
-                ($r:expr) => {
-                    fiber.stack[base + $r as usize]
-                };
-            }
-            // Interrupts and instruction limits are checked on backward jumps and calls.
-            macro_rules! check {
-                () => {
+            macro_rules! charge {
+                ($n:expr) => {
+                    self.budget -= $n as i64;
                     if self.budget <= 0 {
                         tryv!(self.checkpoint());
                     }
                 };
             }
-            macro_rules! save_ip {
-                () => {
-                    fiber.frames.last_mut().expect("running frame").ip = ip;
-                };
+            macro_rules! branch {
+                ($off:expr) => {{
+                    let off = $off as i32;
+                    ip = jump(ip, off);
+                    if off < 0 {
+                        charge!(-off);
+                    }
+                }};
+            }
+            // int and float fast paths write the register directly; anything else
+            // (including overflow, which raises) goes through ops::arith
+            macro_rules! arith {
+                ($dst:expr, $a:expr, $b:expr, $op:ident, $checked:ident, $fop:tt) => {{
+                    let fast = match (&reg!($a), &reg!($b)) {
+                        (Value::Int(x), Value::Int(y)) => x.$checked(*y),
+                        _ => None,
+                    };
+                    match fast {
+                        Some(v) => store_int(&mut reg!($dst), v),
+                        None => {
+                            let r = match (&reg!($a), &reg!($b)) {
+                                (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x $fop y)),
+                                (x, y) => ops::arith(Arith::$op, x, y),
+                            };
+                            store(&mut reg!($dst), tryv!(r));
+                        }
+                    }
+                }};
             }
 
             loop {
                 let op = code[ip];
                 ip += 1;
-                self.budget -= 1;
                 match op {
                     Op::Move { dst, src } => {
                         let v = reg!(src).clone();
-                        reg!(dst) = v;
+                        store(&mut reg!(dst), v);
                     }
-                    Op::LoadConst { dst, k } => reg!(dst) = proto.consts[k as usize].clone(),
-                    Op::LoadInt { dst, v } => reg!(dst) = Value::Int(v as i64),
-                    Op::LoadNil { dst } => reg!(dst) = Value::Nil,
-                    Op::LoadBool { dst, v } => reg!(dst) = Value::Bool(v),
-
+                    Op::LoadConst { dst, k } => store(&mut reg!(dst), proto.consts[k as usize].clone()),
+                    Op::LoadInt { dst, v } => store_int(&mut reg!(dst), v as i64),
+                    Op::LoadNil { dst } => store(&mut reg!(dst), Value::Nil),
+                    Op::LoadBool { dst, v } => store(&mut reg!(dst), Value::Bool(v)),
                     Op::GetGlobal { dst, slot } => {
-                        let v = self.globals.values[slot as usize].clone();
+                        let v = &self.globals.values[slot as usize];
                         if let Value::Undef = v {
-                            throw!(Exc::new("NameError", format!("name `{}` is not defined", self.globals.names[slot as usize])));
+                            throw!(self.undefined_global(slot));
                         }
-                        reg!(dst) = v;
+                        let v = v.clone();
+                        store(&mut reg!(dst), v);
                     }
                     Op::SetGlobal { src, slot } => self.globals.values[slot as usize] = reg!(src).clone(),
                     Op::GetUpval { dst, idx } => reg!(dst) = closure.upvals[idx as usize].borrow().clone(),
                     Op::SetUpval { src, idx } => *closure.upvals[idx as usize].borrow_mut() = reg!(src).clone(),
-                    Op::NewCell { reg } => {
-                        let v = std::mem::take(&mut reg!(reg));
-                        reg!(reg) = Value::Cell(Rc::new(RefCell::new(v)));
-                    }
                     Op::GetCell { dst, cell } => {
                         let v = match &reg!(cell) {
                             Value::Cell(c) => c.borrow().clone(),
@@ -119,179 +191,175 @@ impl Vm {
                         }
                     }
 
-                    Op::Add { dst, a, b } => {
-                        let r = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int).ok_or_else(|| ops::overflow("+")),
-                            (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
-                            (x, y) => ops::arith(Arith::Add, x, y),
-                        };
-                        reg!(dst) = tryv!(r);
-                    }
+                    Op::Add { dst, a, b } => arith!(dst, a, b, Add, checked_add, +),
+                    Op::Sub { dst, a, b } => arith!(dst, a, b, Sub, checked_sub, -),
+                    Op::Mul { dst, a, b } => arith!(dst, a, b, Mul, checked_mul, *),
                     Op::AddInt { dst, a, v } => {
-                        let r = match &reg!(a) {
-                            Value::Int(x) => x.checked_add(v as i64).map(Value::Int).ok_or_else(|| ops::overflow(if v < 0 { "-" } else { "+" })),
-                            Value::Float(x) => Ok(Value::Float(x + v as f64)),
-                            x => {
-                                let (op, y) = if v < 0 { (Arith::Sub, -(v as i64)) } else { (Arith::Add, v as i64) };
-                                ops::arith(op, x, &Value::Int(y))
+                        let fast = match &reg!(a) {
+                            Value::Int(x) => x.checked_add(v as i64),
+                            _ => None,
+                        };
+                        match fast {
+                            Some(r) => store_int(&mut reg!(dst), r),
+                            None => {
+                                let r = ops::add_int(&reg!(a), v);
+                                store(&mut reg!(dst), tryv!(r));
                             }
-                        };
-                        reg!(dst) = tryv!(r);
-                    }
-                    Op::Sub { dst, a, b } => {
-                        let r = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => x.checked_sub(*y).map(Value::Int).ok_or_else(|| ops::overflow("-")),
-                            (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x - y)),
-                            (x, y) => ops::arith(Arith::Sub, x, y),
-                        };
-                        reg!(dst) = tryv!(r);
-                    }
-                    Op::Mul { dst, a, b } => {
-                        let r = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => x.checked_mul(*y).map(Value::Int).ok_or_else(|| ops::overflow("*")),
-                            (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x * y)),
-                            (x, y) => ops::arith(Arith::Mul, x, y),
-                        };
-                        reg!(dst) = tryv!(r);
-                    }
-                    Op::Div { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::Div, &reg!(a), &reg!(b))),
-                    Op::FloorDiv { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::FloorDiv, &reg!(a), &reg!(b))),
-                    Op::Mod { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::Mod, &reg!(a), &reg!(b))),
-                    Op::Pow { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::Pow, &reg!(a), &reg!(b))),
-                    Op::BitAnd { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::BitAnd, &reg!(a), &reg!(b))),
-                    Op::BitOr { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::BitOr, &reg!(a), &reg!(b))),
-                    Op::BitXor { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::BitXor, &reg!(a), &reg!(b))),
-                    Op::Shl { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::Shl, &reg!(a), &reg!(b))),
-                    Op::Shr { dst, a, b } => reg!(dst) = tryv!(ops::arith(Arith::Shr, &reg!(a), &reg!(b))),
-                    Op::Neg { dst, src } => reg!(dst) = tryv!(ops::negate(&reg!(src))),
-                    Op::BitNot { dst, src } => reg!(dst) = tryv!(ops::bit_not(&reg!(src))),
-                    Op::Not { dst, src } => reg!(dst) = Value::Bool(!reg!(src).truthy()),
-
-                    Op::Eq { dst, a, b } => reg!(dst) = Value::Bool(reg!(a).equals(&reg!(b))),
-                    Op::Ne { dst, a, b } => reg!(dst) = Value::Bool(!reg!(a).equals(&reg!(b))),
-                    Op::Lt { dst, a, b } => reg!(dst) = Value::Bool(tryv!(ops::less(&reg!(a), &reg!(b), false))),
-                    Op::Le { dst, a, b } => reg!(dst) = Value::Bool(tryv!(ops::less(&reg!(a), &reg!(b), true))),
-                    Op::In { dst, a, b } => {
-                        let (x, y) = (reg!(a).clone(), reg!(b).clone());
-                        save_ip!();
-                        reg!(dst) = Value::Bool(tryv!(self.contains(&y, &x)));
-                    }
-
-                    Op::Jump { off } => {
-                        ip = (ip as isize + off as isize) as usize;
-                        if off < 0 {
-                            check!();
                         }
                     }
+                    Op::Eq { dst, a, b } => reg!(dst) = Value::Bool(reg!(a).equals(&reg!(b))),
+                    Op::Ne { dst, a, b } => reg!(dst) = Value::Bool(!reg!(a).equals(&reg!(b))),
+                    Op::Lt { dst, a, b } => {
+                        let r = match (&reg!(a), &reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => Ok(x < y),
+                            (x, y) => ops::less(x, y, false),
+                        };
+                        reg!(dst) = Value::Bool(tryv!(r));
+                    }
+                    Op::Le { dst, a, b } => {
+                        let r = match (&reg!(a), &reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => Ok(x <= y),
+                            (x, y) => ops::less(x, y, true),
+                        };
+                        reg!(dst) = Value::Bool(tryv!(r));
+                    }
+                    Op::Not { dst, src } => reg!(dst) = Value::Bool(!reg!(src).truthy()),
+
+                    Op::Jump { off } => branch!(off),
                     Op::JumpIfFalse { cond, off } => {
                         if !reg!(cond).truthy() {
-                            ip = (ip as isize + off as isize) as usize;
-                            if off < 0 {
-                                check!();
-                            }
+                            branch!(off);
                         }
                     }
                     Op::JumpIfTrue { cond, off } => {
                         if reg!(cond).truthy() {
-                            ip = (ip as isize + off as isize) as usize;
-                            if off < 0 {
-                                check!();
-                            }
+                            branch!(off);
                         }
                     }
                     Op::CmpJump { cmp, a, b, off } => {
                         let taken = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => Ok(int_cmp(cmp, *x, *y)),
-                            (x, y) => ops::compare(cmp, x, y),
-                        };
-                        if tryv!(taken) {
-                            ip = (ip as isize + off as isize) as usize;
-                            if off < 0 {
-                                check!();
+                            (Value::Int(x), Value::Int(y)) => int_cmp(cmp, *x, *y),
+                            _ => {
+                                let r = ops::compare(cmp, &reg!(a), &reg!(b));
+                                tryv!(r)
                             }
+                        };
+                        if taken {
+                            branch!(off);
                         }
                     }
                     Op::CmpIntJump { cmp, a, v, off } => {
                         let taken = match &reg!(a) {
-                            Value::Int(x) => Ok(int_cmp(cmp, *x, v as i64)),
-                            x => ops::compare(cmp, x, &Value::Int(v as i64)),
-                        };
-                        if tryv!(taken) {
-                            ip = (ip as isize + off as isize) as usize;
-                            if off < 0 {
-                                check!();
+                            Value::Int(x) => int_cmp(cmp, *x, v as i64),
+                            _ => {
+                                let r = ops::compare(cmp, &reg!(a), &Value::Int(v as i64));
+                                tryv!(r)
                             }
+                        };
+                        if taken {
+                            branch!(off);
                         }
                     }
                     Op::JumpIfGiven { reg, off } => {
                         if !matches!(reg!(reg), Value::Undef) {
-                            ip = (ip as isize + off as isize) as usize;
+                            ip = jump(ip, off);
                         }
                     }
 
-                    Op::Call { func, nargs } => {
-                        check!();
+                    Op::CallGlobal { func, nargs, slot } => {
                         let fidx = base + func as usize;
                         let n = nargs as usize;
-                        let callee = fiber.stack[fidx].clone();
-                        match &callee {
-                            Value::Func(c) => {
-                                let c = c.clone();
-                                let n = if c.proto.is_method {
-                                    if n == 0 {
-                                        throw!(Exc::type_error(format!("{}() missing its `self` argument", c.proto.name)));
-                                    }
-                                    n - 1
-                                } else {
-                                    n
-                                };
+                        let callee = &self.globals.values[slot as usize];
+                        let fast = match callee {
+                            Value::Func(c) if !c.proto.is_method && n == c.proto.params.len() && !c.proto.is_generator => Some(c.clone()),
+                            _ => None,
+                        };
+                        match fast {
+                            Some(c) if self.depth < self.config.max_call_depth => {
                                 save_ip!();
+                                charge!(c.proto.code.len());
+                                let new_base = fidx + 1;
+                                fiber.reserve(new_base, c.proto.nregs);
+                                self.depth += 1;
+                                self.frame_serial += 1;
+                                let serial = self.frame_serial;
+                                fiber.frames.push(Frame { closure: c, ip: 0, base: new_base, ret: fidx, serial, is_init: false });
+                                continue 'frame;
+                            }
+                            _ => {
+                                // anything else: put the callee in its register and call it as Call does
+                                if let Value::Undef = callee {
+                                    throw!(self.undefined_global(slot));
+                                }
+                                let f = callee.clone();
+                                store(&mut reg!(func), f);
+                                save_ip!();
+                                charge!(1);
+                                if tryv!(self.call_slow(fiber, fidx, n, None)) {
+                                    continue 'frame;
+                                }
+                                refresh!();
+                            }
+                        }
+                    }
+                    Op::Call { func, nargs } => {
+                        let fidx = base + func as usize;
+                        let n = nargs as usize;
+                        let plain = match &reg!(func) {
+                            Value::Func(c) if !c.proto.is_method => Some(c.clone()),
+                            _ => None,
+                        };
+                        save_ip!();
+                        match plain {
+                            // the common case, inline: exact arity, not a generator
+                            Some(c) if n == c.proto.params.len() && !c.proto.is_generator && self.depth < self.config.max_call_depth => {
+                                charge!(c.proto.code.len());
+                                let new_base = fidx + 1;
+                                fiber.reserve(new_base, c.proto.nregs);
+                                self.depth += 1;
+                                self.frame_serial += 1;
+                                let serial = self.frame_serial;
+                                fiber.frames.push(Frame { closure: c, ip: 0, base: new_base, ret: fidx, serial, is_init: false });
+                                continue 'frame;
+                            }
+                            Some(c) => {
+                                charge!(c.proto.code.len());
                                 if tryv!(self.enter_closure(fiber, c, fidx + 1, n, fidx, false)) {
                                     continue 'frame;
                                 }
                             }
-                            Value::Native(nat) => {
-                                let nat = nat.clone();
-                                save_ip!();
-                                let r = self.call_native(&nat, None, Args::new(&fiber.stack[fidx + 1..fidx + 1 + n]));
-                                fiber.stack[fidx] = tryv!(r);
-                            }
-                            _ => {
-                                save_ip!();
+                            None => {
+                                charge!(1);
                                 if tryv!(self.call_slow(fiber, fidx, n, None)) {
                                     continue 'frame;
                                 }
                             }
                         }
-                    }
-                    Op::CallKw { func, nargs, names } => {
-                        check!();
-                        let fidx = base + func as usize;
-                        let names = proto.kw_lists[names as usize].clone();
-                        save_ip!();
-                        if tryv!(self.call_slow(fiber, fidx, nargs as usize, Some(&names))) {
-                            continue 'frame;
-                        }
+                        refresh!();
                     }
                     Op::CallMethod { base: b, name, nargs } => {
-                        check!();
-                        let sym = proto.names[name as usize];
+                        charge!(1);
                         save_ip!();
+                        let sym = proto.names[name as usize];
                         if tryv!(self.call_method_op(fiber, base + b as usize, sym, nargs as usize, None)) {
                             continue 'frame;
                         }
-                    }
-                    Op::CallMethodKw { base: b, name, nargs, names } => {
-                        check!();
-                        let sym = proto.names[name as usize];
-                        let names = proto.kw_lists[names as usize].clone();
-                        save_ip!();
-                        if tryv!(self.call_method_op(fiber, base + b as usize, sym, nargs as usize, Some(&names))) {
-                            continue 'frame;
-                        }
+                        refresh!();
                     }
                     Op::Return { src } => {
                         let v = std::mem::take(&mut reg!(src));
+                        // the common case, inline: a plain frame with no handlers
+                        let depth = fiber.frames.len() - 1;
+                        let simple = depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
+                        if simple {
+                            let frame = fiber.frames.pop().expect("running frame");
+                            if !frame.is_init {
+                                self.depth -= 1;
+                                store(&mut fiber.stack[frame.ret], v);
+                                continue 'frame;
+                            }
+                            fiber.frames.push(frame);
+                        }
                         if let Some(v) = self.pop_frame(fiber, v) {
                             return Ok(Outcome::Returned(v));
                         }
@@ -304,94 +372,29 @@ impl Vm {
                         continue 'frame;
                     }
 
-                    Op::NewList { dst, start, count } => {
-                        let s = base + start as usize;
-                        let items = fiber.stack[s..s + count as usize].to_vec();
-                        reg!(dst) = Value::list(items);
-                    }
-                    Op::NewMap { dst, start, count } => {
-                        let s = base + start as usize;
-                        let m = tryv!(ops::new_map(&fiber.stack[s..s + 2 * count as usize]));
-                        reg!(dst) = m;
-                    }
-                    Op::ListAppend { list, src } => {
-                        let v = reg!(src).clone();
-                        if let Value::List(l) = &reg!(list) {
-                            l.borrow_mut().push(v);
-                        }
-                    }
-                    Op::MapInsert { map, key, src } => {
-                        let (k, v) = (tryv!(crate::value::Key::new(reg!(key).clone())), reg!(src).clone());
-                        if let Value::Map(m) = &reg!(map) {
-                            m.borrow_mut().insert(k, v);
-                        }
-                    }
                     Op::GetIndex { dst, obj, index } => {
                         let fast = match (&reg!(obj), &reg!(index)) {
                             (Value::List(l), Value::Int(i)) => {
                                 let l = l.borrow();
-                                Some(match ops::index_of(*i, l.len()) {
-                                    Some(i) => Ok(l[i].clone()),
-                                    None => Err(Exc::new("IndexError", format!("list index {i} out of range (length {})", l.len()))),
-                                })
+                                ops::index_of(*i, l.len()).map(|i| l[i].clone())
                             }
                             _ => None,
                         };
-                        let r = match fast {
-                            Some(r) => r,
+                        let v = match fast {
+                            Some(v) => v,
                             None => {
                                 let (o, i) = (reg!(obj).clone(), reg!(index).clone());
                                 save_ip!();
-                                self.get_index(&o, &i)
+                                let r = self.get_index(&o, &i);
+                                refresh!();
+                                tryv!(r)
                             }
                         };
-                        reg!(dst) = tryv!(r);
-                    }
-                    Op::SetIndex { obj, index, src } => {
-                        let (o, i, v) = (reg!(obj).clone(), reg!(index).clone(), reg!(src).clone());
-                        save_ip!();
-                        tryv!(self.set_index(&o, &i, v));
-                    }
-                    Op::Slice { dst, base: b } => {
-                        let s = base + b as usize;
-                        let r = tryv!(ops::slice(&fiber.stack[s], &fiber.stack[s + 1], &fiber.stack[s + 2], &fiber.stack[s + 3]));
-                        reg!(dst) = r;
-                    }
-                    Op::GetAttr { dst, obj, name } => {
-                        let o = reg!(obj).clone();
-                        save_ip!();
-                        reg!(dst) = tryv!(self.get_attr(&o, proto.names[name as usize]));
-                    }
-                    Op::SetAttr { obj, name, src } => {
-                        let (o, v) = (reg!(obj).clone(), reg!(src).clone());
-                        save_ip!();
-                        tryv!(self.set_attr(&o, proto.names[name as usize], v));
-                    }
-                    Op::GetSuper { dst, name } => {
-                        let me = match &reg!(0) {
-                            Value::Cell(c) => c.borrow().clone(),
-                            v => v.clone(),
-                        };
-                        reg!(dst) = tryv!(self.get_super(&me, proto, proto.names[name as usize]));
-                    }
-                    Op::Unpack { dst, src, count } => {
-                        let v = reg!(src).clone();
-                        save_ip!();
-                        let items = tryv!(self.unpack(&v, count as usize));
-                        for (i, item) in items.into_iter().enumerate() {
-                            reg!(dst as usize + i) = item;
-                        }
-                    }
-
-                    Op::IterPrep { dst, src } => {
-                        let v = reg!(src).clone();
-                        save_ip!();
-                        let it = tryv!(self.make_iter(&v));
-                        reg!(dst) = Value::Iter(Rc::new(RefCell::new(it)));
+                        reg!(dst) = v;
                     }
                     Op::ForIter { iter, off } => {
-                        // Ok(Some(item)), Ok(None) at the end, Err(iterator) for the slow path
-                        let step: Result<Option<Value>, Rc<RefCell<Iter>>> = match &reg!(iter) {
+                        // Ok(item or None at the end), or Err(iterator) for the general path
+                        let step = match &reg!(iter) {
                             Value::Iter(it) => {
                                 let mut state = it.borrow_mut();
                                 match &mut *state {
@@ -422,108 +425,219 @@ impl Vm {
                             Ok(v) => v,
                             Err(it) => {
                                 save_ip!();
-                                tryv!(self.iter_next(&it))
+                                let r = self.iter_next(&it);
+                                refresh!();
+                                tryv!(r)
                             }
                         };
                         match next {
                             Some(v) => reg!(iter + 1) = v,
-                            None => ip = (ip as isize + off as isize) as usize,
+                            None => ip = jump(ip, off),
+                        }
+                    }
+                    Op::ListAppend { list, src } => {
+                        let v = reg!(src).clone();
+                        if let Value::List(l) = &reg!(list) {
+                            l.borrow_mut().push(v);
                         }
                     }
 
-                    Op::Closure { dst, proto: idx } => {
-                        let p = proto.protos[idx as usize].clone();
-                        let upvals = p
-                            .captures
-                            .iter()
-                            .map(|c| match *c {
-                                crate::compile::Capture::Local(r) => match &reg!(r) {
-                                    Value::Cell(cell) => cell.clone(),
-                                    other => Rc::new(RefCell::new(other.clone())),
-                                },
-                                crate::compile::Capture::Upval(i) => closure.upvals[i as usize].clone(),
-                            })
-                            .collect();
-                        reg!(dst) = Value::Func(Rc::new(Closure { proto: p, upvals }));
-                    }
-                    Op::MakeClass { dst, start, count } => {
-                        let s = base + start as usize;
-                        let cls = tryv!(self.make_class(&fiber.stack[s..s + 2 + count as usize]));
-                        reg!(dst) = cls;
-                    }
-
-                    Op::Throw { src } => {
-                        let v = reg!(src).clone();
+                    other => {
                         save_ip!();
-                        let e = tryv!(self.to_exception(&v));
-                        throw!(e);
-                    }
-                    Op::PushHandler { reg, finally, off } => {
-                        let frame = fiber.frames.len() - 1;
-                        let target = (ip as isize + off as isize) as usize;
-                        fiber.handlers.push(Handler { frame, ip: target, reg, finally });
-                    }
-                    Op::PopHandler => {
-                        fiber.handlers.pop();
-                    }
-
-                    Op::Yield { dst, src } => {
-                        let v = reg!(src).clone();
-                        save_ip!();
-                        fiber.resume_slot = Some(base + dst as usize);
-                        return Ok(Outcome::Yielded(v));
-                    }
-                    Op::YieldFrom { dst, src } => {
-                        save_ip!();
-                        match tryv!(self.yield_from_step(fiber, base + src as usize)) {
-                            Some(v) => {
-                                // suspended inside the delegation: resume here
-                                fiber.frames.last_mut().expect("running frame").ip = ip - 1;
-                                fiber.resume_slot = None;
-                                return Ok(Outcome::Yielded(v));
-                            }
-                            None => {
-                                let r = std::mem::take(&mut reg!(src));
-                                reg!(dst) = r;
-                            }
+                        let step = self.slow_op(fiber, other, base, &closure);
+                        refresh!();
+                        match tryv!(step) {
+                            Step::Next => {}
+                            Step::Reload => continue 'frame,
+                            Step::Out(o) => return Ok(o),
                         }
-                    }
-
-                    Op::Format { dst, src, spec, repr } => {
-                        let v = reg!(src).clone();
-                        save_ip!();
-                        let s = if repr {
-                            tryv!(crate::value::format::to_repr(self, &v))
-                        } else if spec == u16::MAX {
-                            tryv!(crate::value::format::to_display(self, &v))
-                        } else {
-                            let spec = proto.consts[spec as usize].as_str().unwrap_or("").to_string();
-                            tryv!(crate::value::format::format_value(self, &v, &spec))
-                        };
-                        reg!(dst) = Value::string(s);
-                    }
-                    Op::Concat { dst, start, count } => {
-                        let s = base + start as usize;
-                        let mut out = String::new();
-                        for v in &fiber.stack[s..s + count as usize] {
-                            if let Value::Str(p) = v {
-                                out.push_str(p.as_str());
-                            }
-                        }
-                        reg!(dst) = Value::string(out);
-                    }
-                    Op::Import { dst, path } => {
-                        let p = proto.consts[path as usize].as_str().unwrap_or("").to_string();
-                        save_ip!();
-                        reg!(dst) = tryv!(self.import(&p, &proto.source.name));
                     }
                 }
             }
         }
     }
 
+    #[cold]
+    fn undefined_global(&self, slot: u32) -> Exc {
+        Exc::new("NameError", format!("name `{}` is not defined", self.globals.names[slot as usize]))
+    }
+
+    /// Every instruction the loop does not handle inline.
+    #[inline(never)]
+    fn slow_op(&mut self, fiber: &mut Fiber, op: Op, base: usize, closure: &Rc<Closure>) -> VmResult<Step> {
+        let proto: &Proto = &closure.proto;
+        macro_rules! reg {
+            ($r:expr) => {
+                fiber.stack[base + $r as usize]
+            };
+        }
+        match op {
+            Op::NewCell { reg } => {
+                let v = std::mem::take(&mut reg!(reg));
+                reg!(reg) = Value::Cell(Rc::new(RefCell::new(v)));
+            }
+            Op::Div { dst, a, b } => reg!(dst) = ops::arith(Arith::Div, &reg!(a), &reg!(b))?,
+            Op::FloorDiv { dst, a, b } => reg!(dst) = ops::arith(Arith::FloorDiv, &reg!(a), &reg!(b))?,
+            Op::Mod { dst, a, b } => reg!(dst) = ops::arith(Arith::Mod, &reg!(a), &reg!(b))?,
+            Op::Pow { dst, a, b } => reg!(dst) = ops::arith(Arith::Pow, &reg!(a), &reg!(b))?,
+            Op::BitAnd { dst, a, b } => reg!(dst) = ops::arith(Arith::BitAnd, &reg!(a), &reg!(b))?,
+            Op::BitOr { dst, a, b } => reg!(dst) = ops::arith(Arith::BitOr, &reg!(a), &reg!(b))?,
+            Op::BitXor { dst, a, b } => reg!(dst) = ops::arith(Arith::BitXor, &reg!(a), &reg!(b))?,
+            Op::Shl { dst, a, b } => reg!(dst) = ops::arith(Arith::Shl, &reg!(a), &reg!(b))?,
+            Op::Shr { dst, a, b } => reg!(dst) = ops::arith(Arith::Shr, &reg!(a), &reg!(b))?,
+            Op::Neg { dst, src } => reg!(dst) = ops::negate(&reg!(src))?,
+            Op::BitNot { dst, src } => reg!(dst) = ops::bit_not(&reg!(src))?,
+            Op::In { dst, a, b } => {
+                let (x, y) = (reg!(a).clone(), reg!(b).clone());
+                reg!(dst) = Value::Bool(self.contains(&y, &x)?);
+            }
+            Op::CallKw { func, nargs, names } => {
+                self.budget -= 1;
+                let names = proto.kw_lists[names as usize].clone();
+                if self.call_slow(fiber, base + func as usize, nargs as usize, Some(&names))? {
+                    return Ok(Step::Reload);
+                }
+            }
+            Op::CallMethodKw { base: b, name, nargs, names } => {
+                self.budget -= 1;
+                let sym = proto.names[name as usize];
+                let names = proto.kw_lists[names as usize].clone();
+                if self.call_method_op(fiber, base + b as usize, sym, nargs as usize, Some(&names))? {
+                    return Ok(Step::Reload);
+                }
+            }
+            Op::NewList { dst, start, count } => {
+                let s = base + start as usize;
+                let items = fiber.stack[s..s + count as usize].to_vec();
+                reg!(dst) = Value::list(items);
+            }
+            Op::NewMap { dst, start, count } => {
+                let s = base + start as usize;
+                reg!(dst) = ops::new_map(&fiber.stack[s..s + 2 * count as usize])?;
+            }
+            Op::MapInsert { map, key, src } => {
+                let (k, v) = (Key::new(reg!(key).clone())?, reg!(src).clone());
+                if let Value::Map(m) = &reg!(map) {
+                    m.borrow_mut().insert(k, v);
+                }
+            }
+            Op::SetIndex { obj, index, src } => {
+                let (o, i, v) = (reg!(obj).clone(), reg!(index).clone(), reg!(src).clone());
+                self.set_index(&o, &i, v)?;
+            }
+            Op::Slice { dst, base: b } => {
+                let s = base + b as usize;
+                reg!(dst) = ops::slice(&fiber.stack[s], &fiber.stack[s + 1], &fiber.stack[s + 2], &fiber.stack[s + 3])?;
+            }
+            Op::GetAttr { dst, obj, name } => {
+                let o = reg!(obj).clone();
+                reg!(dst) = self.get_attr(&o, proto.names[name as usize])?;
+            }
+            Op::SetAttr { obj, name, src } => {
+                let (o, v) = (reg!(obj).clone(), reg!(src).clone());
+                self.set_attr(&o, proto.names[name as usize], v)?;
+            }
+            Op::GetSuper { dst, name } => {
+                let me = match &reg!(0) {
+                    Value::Cell(c) => c.borrow().clone(),
+                    v => v.clone(),
+                };
+                reg!(dst) = self.get_super(&me, proto, proto.names[name as usize])?;
+            }
+            Op::Unpack { dst, src, count } => {
+                let v = reg!(src).clone();
+                for (i, item) in self.unpack(&v, count as usize)?.into_iter().enumerate() {
+                    reg!(dst as usize + i) = item;
+                }
+            }
+            Op::IterPrep { dst, src } => {
+                let v = reg!(src).clone();
+                let it = self.make_iter(&v)?;
+                reg!(dst) = Value::Iter(Rc::new(RefCell::new(it)));
+            }
+            Op::Closure { dst, proto: idx } => {
+                let p = proto.protos[idx as usize].clone();
+                let upvals = p
+                    .captures
+                    .iter()
+                    .map(|c| match *c {
+                        Capture::Local(r) => match &reg!(r) {
+                            Value::Cell(cell) => cell.clone(),
+                            other => Rc::new(RefCell::new(other.clone())),
+                        },
+                        Capture::Upval(i) => closure.upvals[i as usize].clone(),
+                    })
+                    .collect();
+                reg!(dst) = Value::Func(Rc::new(Closure { proto: p, upvals }));
+            }
+            Op::MakeClass { dst, start, count } => {
+                let s = base + start as usize;
+                reg!(dst) = self.make_class(&fiber.stack[s..s + 2 + count as usize])?;
+            }
+            Op::Throw { src } => {
+                let v = reg!(src).clone();
+                return Err(self.to_exception(&v)?);
+            }
+            Op::PushHandler { reg, finally, off } => {
+                let frame = fiber.frames.len() - 1;
+                let target = jump(fiber.frames[frame].ip, off);
+                fiber.handlers.push(Handler { frame, ip: target, reg, finally });
+            }
+            Op::PopHandler => {
+                fiber.handlers.pop();
+            }
+            Op::Yield { dst, src } => {
+                let v = reg!(src).clone();
+                fiber.resume_slot = Some(base + dst as usize);
+                return Ok(Step::Out(Outcome::Yielded(v)));
+            }
+            Op::YieldFrom { dst, src } => match self.yield_from_step(fiber, base + src as usize)? {
+                Some(v) => {
+                    // suspended inside the delegation: resume at this instruction
+                    let frame = fiber.frames.last_mut().expect("running frame");
+                    frame.ip -= 1;
+                    fiber.resume_slot = None;
+                    return Ok(Step::Out(Outcome::Yielded(v)));
+                }
+                None => {
+                    let r = std::mem::take(&mut reg!(src));
+                    reg!(dst) = r;
+                }
+            },
+            Op::Format { dst, src, spec, repr } => {
+                let v = reg!(src).clone();
+                let s = if repr {
+                    to_repr(self, &v)?
+                } else if spec == u16::MAX {
+                    to_display(self, &v)?
+                } else {
+                    let spec = proto.consts[spec as usize].as_str().unwrap_or("").to_string();
+                    format_value(self, &v, &spec)?
+                };
+                reg!(dst) = Value::string(s);
+            }
+            Op::Concat { dst, start, count } => {
+                let s = base + start as usize;
+                let mut out = String::new();
+                for v in &fiber.stack[s..s + count as usize] {
+                    if let Value::Str(p) = v {
+                        out.push_str(p.as_str());
+                    }
+                }
+                reg!(dst) = Value::string(out);
+            }
+            Op::Import { dst, path } => {
+                let p = proto.consts[path as usize].as_str().unwrap_or("").to_string();
+                reg!(dst) = self.import(&p, &proto.source.name)?;
+            }
+            other => unreachable!("{other:?} is handled by the dispatch loop"),
+        }
+        Ok(Step::Next)
+    }
+
     /// Pops the running frame, delivering `v` to its caller. Returns the value when
     /// the frame was the fiber's first (the fiber is finished).
+    #[inline]
     fn pop_frame(&mut self, fiber: &mut Fiber, mut v: Value) -> Option<Value> {
         let frame = fiber.frames.pop().expect("a frame to return from");
         self.depth -= 1;
@@ -537,7 +651,7 @@ impl Vm {
                 other => other.clone(),
             };
         }
-        if fiber.frames.is_empty() {
+        if depth == 0 {
             return Some(v);
         }
         fiber.stack[frame.ret] = v;
@@ -583,7 +697,7 @@ impl Vm {
             Value::Error(e) => Exc::Error(e.clone()),
             Value::Str(s) => Exc::new("Error", s.as_str()),
             other => {
-                let text = crate::value::format::to_display(self, other)?;
+                let text = to_display(self, other)?;
                 Exc::new("Error", text)
             }
         })

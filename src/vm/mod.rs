@@ -111,7 +111,7 @@ pub struct Vm {
     /// Script frames alive across all fibers.
     pub depth: usize,
     native_depth: usize,
-    frame_serial: u64,
+    pub(crate) frame_serial: u64,
     /// Instructions left before the next check (decremented by the dispatch loop).
     pub(crate) budget: i64,
     /// What `budget` was set to at the last check.

@@ -266,6 +266,13 @@ fn sequence_arith(op: Arith, a: &Value, b: &Value) -> VmResult<Value> {
     }
 }
 
+/// `x + v` for a small constant `v` (Op::AddInt) when `x` is not an int or float.
+#[cold]
+pub fn add_int(x: &Value, v: i16) -> VmResult<Value> {
+    let (op, y) = if v < 0 { (Arith::Sub, -(v as i64)) } else { (Arith::Add, v as i64) };
+    arith(op, x, &Value::Int(y))
+}
+
 pub fn negate(v: &Value) -> VmResult<Value> {
     match v {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| overflow("-")),
