@@ -15,7 +15,7 @@ pub struct TraceEntry {
     pub func: Rc<str>,
     /// The frame's serial number: a frame is recorded once even if the error is
     /// caught and rethrown in it.
-    pub serial: u64,
+    pub serial: u32,
 }
 
 pub struct ErrorValue {

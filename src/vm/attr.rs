@@ -4,7 +4,7 @@
 
 use super::Vm;
 use super::call::no_method;
-use super::fiber::Fiber;
+use super::fiber::{Fiber, FrameKind};
 use super::symbol::Sym;
 use crate::compile::Proto;
 use crate::value::func::NativeKind;
@@ -147,8 +147,8 @@ impl Vm {
                     Some(Value::Func(c)) if c.proto.is_method => {
                         let c = c.clone();
                         match names {
-                            None => self.enter_closure(fiber, c, b, nargs, b, false),
-                            Some(n) => self.enter_closure_kw(fiber, c, b, nargs, n, b, false),
+                            None => self.enter_closure(fiber, c, b, nargs, FrameKind::Method),
+                            Some(n) => self.enter_closure_kw(fiber, c, b, nargs, n, FrameKind::Method),
                         }
                     }
                     Some(Value::Native(n)) => {
@@ -208,8 +208,8 @@ impl Vm {
                     return Err(Exc::type_error(format!("{}() missing its `self` argument", c.proto.name)));
                 }
                 match names {
-                    None => self.enter_closure(fiber, c, fidx + 1, nargs - is_method, fidx, false),
-                    Some(n) => self.enter_closure_kw(fiber, c, fidx + 1, nargs - is_method, n, fidx, false),
+                    None => self.enter_closure(fiber, c, fidx + 1, nargs - is_method, FrameKind::Plain),
+                    Some(n) => self.enter_closure_kw(fiber, c, fidx + 1, nargs - is_method, n, FrameKind::Plain),
                 }
             }
             Value::Native(n) => {
@@ -226,8 +226,8 @@ impl Vm {
                         let c = c.clone();
                         fiber.stack[fidx] = inst;
                         match names {
-                            None => self.enter_closure(fiber, c, fidx, nargs, fidx, true),
-                            Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, fidx, true),
+                            None => self.enter_closure(fiber, c, fidx, nargs, FrameKind::Init),
+                            Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Init),
                         }
                     }
                     _ => {
@@ -242,8 +242,8 @@ impl Vm {
                     let c = c.clone();
                     fiber.stack[fidx] = bm.receiver.clone();
                     match names {
-                        None => self.enter_closure(fiber, c, fidx, nargs, fidx, false),
-                        Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, fidx, false),
+                        None => self.enter_closure(fiber, c, fidx, nargs, FrameKind::Method),
+                        Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Method),
                     }
                 }
                 Value::Native(n) => {

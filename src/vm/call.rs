@@ -6,7 +6,7 @@
 //! a method's register 0 is `self`, which the caller stores in the callee's slot
 //! (base = callee). So no call ever moves its arguments.
 
-use super::fiber::{Fiber, Frame, Outcome};
+use super::fiber::{Fiber, Frame, FrameKind, Outcome};
 use super::generator::Generator;
 use super::Vm;
 use crate::value::func::NativeKind;
@@ -21,7 +21,7 @@ impl Vm {
     /// Pushes a frame for `c` with register 0 at `base` and `nargs` arguments
     /// (not counting `self`) already in place. Returns false when no frame was
     /// pushed because `c` is a generator function: the generator is in `stack[ret]`.
-    pub(super) fn enter_closure(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, nargs: usize, ret: usize, is_init: bool) -> VmResult<bool> {
+    pub(super) fn enter_closure(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, nargs: usize, kind: FrameKind) -> VmResult<bool> {
         let p = &c.proto;
         let nparams = p.params.len();
         if nargs != nparams {
@@ -37,7 +37,7 @@ impl Vm {
         for slot in &mut fiber.stack[first + nargs..first + nparams] {
             *slot = Value::Undef;
         }
-        self.push_frame(fiber, c, base, ret, is_init)
+        self.push_frame(fiber, c, base, kind)
     }
 
     /// As `enter_closure`, with the last `names.len()` of `ntotal` arguments named.
@@ -48,8 +48,7 @@ impl Vm {
         base: usize,
         ntotal: usize,
         names: &[Rc<str>],
-        ret: usize,
-        is_init: bool,
+        kind: FrameKind,
     ) -> VmResult<bool> {
         let p = c.proto.clone();
         let first = base + p.is_method as usize;
@@ -79,18 +78,19 @@ impl Vm {
         for (i, v) in slots.into_iter().enumerate() {
             fiber.stack[first + i] = v;
         }
-        self.push_frame(fiber, c, base, ret, is_init)
+        self.push_frame(fiber, c, base, kind)
     }
 
-    fn push_frame(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, ret: usize, is_init: bool) -> VmResult<bool> {
+    fn push_frame(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, kind: FrameKind) -> VmResult<bool> {
         let serial = self.next_serial();
+        let ret = if kind == FrameKind::Plain { base - 1 } else { base };
         if c.proto.is_generator {
             // The body runs later, on a fiber of its own.
             let n = c.proto.nregs;
             let mut g = Fiber::default();
             g.stack.extend(fiber.stack[base..base + n].iter_mut().map(std::mem::take));
             let name = c.proto.name.clone();
-            g.frames.push(Frame { closure: c, ip: 0, base: 0, ret: usize::MAX, serial, is_init: false });
+            g.frames.push(Frame::new(c, 0, serial, FrameKind::Method));
             fiber.stack[ret] = Value::object(Generator::new(g, name));
             return Ok(false);
         }
@@ -98,7 +98,7 @@ impl Vm {
             return Err(Exc::new("RecursionError", format!("maximum recursion depth exceeded ({} frames)", self.config.max_call_depth)));
         }
         self.depth += 1;
-        fiber.frames.push(Frame { closure: c, ip: 0, base, ret, serial, is_init });
+        fiber.frames.push(Frame::new(c, base, serial, kind));
         Ok(true)
     }
 
@@ -150,9 +150,9 @@ impl Vm {
                 let n = ntotal - c.proto.is_method as usize;
                 self.run_nested(setup, |vm, fiber| {
                     if args.names.is_empty() {
-                        vm.enter_closure(fiber, c, 1, n, 0, false)
+                        vm.enter_closure(fiber, c, 1, n, FrameKind::Plain)
                     } else {
-                        vm.enter_closure_kw(fiber, c, 1, n, args.names, 0, false)
+                        vm.enter_closure_kw(fiber, c, 1, n, args.names, FrameKind::Plain)
                     }
                 })
             }
@@ -185,9 +185,9 @@ impl Vm {
                 };
                 self.run_nested(setup, |vm, fiber| {
                     if args.names.is_empty() {
-                        vm.enter_closure(fiber, c, 0, n, 0, false)
+                        vm.enter_closure(fiber, c, 0, n, FrameKind::Method)
                     } else {
-                        vm.enter_closure_kw(fiber, c, 0, n, args.names, 0, false)
+                        vm.enter_closure_kw(fiber, c, 0, n, args.names, FrameKind::Method)
                     }
                 })
             }

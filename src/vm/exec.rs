@@ -13,7 +13,7 @@
 //! function called: exact for straight-line code, an upper bound otherwise.
 
 use super::Vm;
-use super::fiber::{Fiber, Frame, Handler, Outcome};
+use super::fiber::{Fiber, Frame, FrameKind, Handler, Outcome};
 use super::ops::{self, Arith};
 use crate::compile::{Capture, Cmp, Op, Proto};
 use crate::value::error::TraceEntry;
@@ -74,7 +74,7 @@ impl Vm {
         'frame: loop {
             let (closure, base, mut ip) = {
                 let f = fiber.frames.last().expect("execute runs a fiber with a frame");
-                (f.closure.clone(), f.base, f.ip)
+                (f.closure.clone(), f.base as usize, f.ip as usize)
             };
             let proto = &*closure.proto;
             let code = &proto.code[..];
@@ -95,7 +95,7 @@ impl Vm {
             }
             macro_rules! save_ip {
                 () => {
-                    fiber.frames.last_mut().expect("running frame").ip = ip
+                    fiber.frames.last_mut().expect("running frame").ip = ip as u32
                 };
             }
             // Unwinds to a handler (continuing there) or out of this fiber.
@@ -281,9 +281,8 @@ impl Vm {
                                 let new_base = fidx + 1;
                                 fiber.reserve(new_base, c.proto.nregs);
                                 self.depth += 1;
-                                self.frame_serial += 1;
-                                let serial = self.frame_serial;
-                                fiber.frames.push(Frame { closure: c, ip: 0, base: new_base, ret: fidx, serial, is_init: false });
+                                self.frame_serial = self.frame_serial.wrapping_add(1);
+                                fiber.frames.push(Frame::new(c, new_base, self.frame_serial, FrameKind::Plain));
                                 continue 'frame;
                             }
                             _ => {
@@ -317,14 +316,13 @@ impl Vm {
                                 let new_base = fidx + 1;
                                 fiber.reserve(new_base, c.proto.nregs);
                                 self.depth += 1;
-                                self.frame_serial += 1;
-                                let serial = self.frame_serial;
-                                fiber.frames.push(Frame { closure: c, ip: 0, base: new_base, ret: fidx, serial, is_init: false });
+                                self.frame_serial = self.frame_serial.wrapping_add(1);
+                                fiber.frames.push(Frame::new(c, new_base, self.frame_serial, FrameKind::Plain));
                                 continue 'frame;
                             }
                             Some(c) => {
                                 charge!(c.proto.code.len());
-                                if tryv!(self.enter_closure(fiber, c, fidx + 1, n, fidx, false)) {
+                                if tryv!(self.enter_closure(fiber, c, fidx + 1, n, FrameKind::Plain)) {
                                     continue 'frame;
                                 }
                             }
@@ -353,9 +351,9 @@ impl Vm {
                         let simple = depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
                         if simple {
                             let frame = fiber.frames.pop().expect("running frame");
-                            if !frame.is_init {
+                            if frame.kind != FrameKind::Init {
                                 self.depth -= 1;
-                                store(&mut fiber.stack[frame.ret], v);
+                                store(&mut fiber.stack[frame.ret()], v);
                                 continue 'frame;
                             }
                             fiber.frames.push(frame);
@@ -580,7 +578,7 @@ impl Vm {
             }
             Op::PushHandler { reg, finally, off } => {
                 let frame = fiber.frames.len() - 1;
-                let target = jump(fiber.frames[frame].ip, off);
+                let target = jump(fiber.frames[frame].ip as usize, off);
                 fiber.handlers.push(Handler { frame, ip: target, reg, finally });
             }
             Op::PopHandler => {
@@ -645,8 +643,8 @@ impl Vm {
         while fiber.handlers.last().is_some_and(|h| h.frame >= depth) {
             fiber.handlers.pop();
         }
-        if frame.is_init {
-            v = match &fiber.stack[frame.base] {
+        if frame.kind == FrameKind::Init {
+            v = match &fiber.stack[frame.base as usize] {
                 Value::Cell(c) => c.borrow().clone(),
                 other => other.clone(),
             };
@@ -654,7 +652,7 @@ impl Vm {
         if depth == 0 {
             return Some(v);
         }
-        fiber.stack[frame.ret] = v;
+        fiber.stack[frame.ret()] = v;
         None
     }
 
@@ -671,7 +669,7 @@ impl Vm {
                     let proto = &frame.closure.proto;
                     trace.push(TraceEntry {
                         source: proto.source.clone(),
-                        offset: proto.offset_at(frame.ip.saturating_sub(1)),
+                        offset: proto.offset_at((frame.ip as usize).saturating_sub(1)),
                         func: proto.name.clone(),
                         serial: frame.serial,
                     });
@@ -680,8 +678,8 @@ impl Vm {
             while fiber.handlers.last().is_some_and(|h| h.frame == index) {
                 let h = fiber.handlers.pop().expect("checked");
                 if h.finally || err.catchable {
-                    frame.ip = h.ip;
-                    fiber.stack[frame.base + h.reg as usize] = Value::Error(err.clone());
+                    frame.ip = h.ip as u32;
+                    fiber.stack[frame.base as usize + h.reg as usize] = Value::Error(err.clone());
                     return Ok(());
                 }
             }

@@ -6,18 +6,40 @@ use crate::compile::Reg;
 use crate::value::{Closure, Value};
 use std::rc::Rc;
 
+/// How a frame was entered, which says where its result goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FrameKind {
+    /// Register 0 is the first argument; the callee's slot (base - 1) gets the result.
+    Plain,
+    /// Register 0 is `self`, in the callee's slot, which gets the result.
+    Method,
+    /// A constructor's `init`: as Method, but the result is `self`.
+    Init,
+}
+
+/// A call in progress. Kept small (24 bytes): one is pushed per call.
 pub struct Frame {
     pub closure: Rc<Closure>,
     /// Next instruction to run (saved when this frame calls another).
-    pub ip: usize,
+    pub ip: u32,
     /// Stack index of register 0.
-    pub base: usize,
-    /// Stack index where the caller wants the result; `usize::MAX` for a fiber's first frame.
-    pub ret: usize,
-    /// Unique per frame, so a traceback records a frame only once.
-    pub serial: u64,
-    /// A constructor call: returns `self` (register 0) whatever `init` returns.
-    pub is_init: bool,
+    pub base: u32,
+    /// Identifies the frame in a traceback, so it is recorded only once.
+    pub serial: u32,
+    pub kind: FrameKind,
+}
+
+impl Frame {
+    pub fn new(closure: Rc<Closure>, base: usize, serial: u32, kind: FrameKind) -> Frame {
+        Frame { closure, ip: 0, base: base as u32, serial, kind }
+    }
+    /// Where the caller wants the result (for a fiber's first frame: unused).
+    pub fn ret(&self) -> usize {
+        match self.kind {
+            FrameKind::Plain => (self.base as usize).saturating_sub(1),
+            FrameKind::Method | FrameKind::Init => self.base as usize,
+        }
+    }
 }
 
 pub struct Handler {

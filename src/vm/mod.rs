@@ -111,7 +111,7 @@ pub struct Vm {
     /// Script frames alive across all fibers.
     pub depth: usize,
     native_depth: usize,
-    pub(crate) frame_serial: u64,
+    pub(crate) frame_serial: u32,
     /// Instructions left before the next check (decremented by the dispatch loop).
     pub(crate) budget: i64,
     /// What `budget` was set to at the last check.
@@ -195,8 +195,8 @@ impl Vm {
         self.err.write_str(s);
     }
 
-    pub(crate) fn next_serial(&mut self) -> u64 {
-        self.frame_serial += 1;
+    pub(crate) fn next_serial(&mut self) -> u32 {
+        self.frame_serial = self.frame_serial.wrapping_add(1);
         self.frame_serial
     }
 
