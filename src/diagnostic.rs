@@ -85,21 +85,51 @@ impl fmt::Display for Diagnostic {
             let gutter = line.to_string().len();
             writeln!(f, "{:gutter$}--> {}:{}:{}", "", self.file, line, col)?;
             if let Some(text) = &self.source_line {
+                let (shown, caret_col) = window(text, col);
                 writeln!(f, "{:gutter$} |", "")?;
-                writeln!(f, "{line} | {text}")?;
+                writeln!(f, "{line} | {shown}")?;
                 // keep tabs so that the caret lines up under the same character
-                let pad: String = text.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let pad: String = shown.chars().take(caret_col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
                 writeln!(f, "{:gutter$} | {pad}^", "")?;
             }
         }
         if !self.traceback.is_empty() {
             writeln!(f, "traceback (most recent call last):")?;
-            for fr in &self.traceback {
-                writeln!(f, "  {}:{} in {}", fr.file, fr.line, fr.function)?;
+            let mut i = 0;
+            while i < self.traceback.len() {
+                let fr = &self.traceback[i];
+                let mut same = 1;
+                while i + same < self.traceback.len() && self.traceback[i + same] == *fr {
+                    same += 1;
+                }
+                // as Python does: a run of identical frames (deep recursion) is shown three times
+                for _ in 0..same.min(3) {
+                    writeln!(f, "  {}:{} in {}", fr.file, fr.line, fr.function)?;
+                }
+                if same > 3 {
+                    writeln!(f, "  [previous line repeated {} more times]", same - 3)?;
+                }
+                i += same;
             }
         }
         Ok(())
     }
+}
+
+/// Longest source line shown whole; longer ones are cut around the column.
+const MAX_SHOWN: usize = 120;
+
+/// The part of `text` to show and the caret's column within it.
+fn window(text: &str, col: usize) -> (String, usize) {
+    let n = text.chars().count();
+    if n <= MAX_SHOWN {
+        return (text.to_string(), col);
+    }
+    let start = col.saturating_sub(MAX_SHOWN / 2).min(n.saturating_sub(MAX_SHOWN));
+    let body: String = text.chars().skip(start).take(MAX_SHOWN).collect();
+    let prefix = if start > 0 { "..." } else { "" };
+    let suffix = if start + MAX_SHOWN < n { "..." } else { "" };
+    (format!("{prefix}{body}{suffix}"), col - start + prefix.len())
 }
 
 #[cfg(test)]
@@ -113,8 +143,25 @@ mod tests {
         let d = Diagnostic::at("ParseError", "expected `)` or `,`, found `{`", &src, off);
         assert_eq!(
             d.to_string(),
-            "error: expected `)` or `,`, found `{`\n --> demo.proc:3:15\n  |\n3 |     print(x, y {\n  |               ^\n"
+            // the contract's example shows this layout; its caret sits under the
+            // brace, at column 16 of this line
+            "error: expected `)` or `,`, found `{`\n --> demo.proc:3:16\n  |\n3 |     print(x, y {\n  |                ^\n"
         );
+    }
+
+    #[test]
+    fn long_lines_and_deep_tracebacks_are_shortened() {
+        let long = "x".repeat(1000) + "!";
+        let src = Source::new("l.proc", long.clone());
+        let d = Diagnostic::at("ParseError", "bad", &src, 1000);
+        let text = d.to_string();
+        assert!(text.lines().all(|l| l.len() < 200), "{text}");
+        assert!(text.contains("x!"));
+        let mut d = Diagnostic::at("RecursionError", "deep", &src, 0);
+        d.traceback = vec![Frame { file: "l.proc".into(), line: 1, function: "f".into() }; 50];
+        let text = d.to_string();
+        assert_eq!(text.matches("in f").count(), 3);
+        assert!(text.contains("repeated 47 more times"));
     }
 
     #[test]
