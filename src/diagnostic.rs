@@ -16,7 +16,11 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Rc::new(Source { name: name.into(), text, line_starts })
+        Rc::new(Source {
+            name: name.into(),
+            text,
+            line_starts,
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -24,15 +28,27 @@ impl Source {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
         (line, col)
     }
 
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else { return "" };
-        let end = self.line_starts.get(line).map_or(self.text.len(), |&e| e - 1);
-        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&e| e - 1);
+        self.text
+            .get(start..end.max(start))
+            .unwrap_or("")
+            .trim_end_matches('\r')
     }
 }
 
@@ -89,7 +105,11 @@ impl fmt::Display for Diagnostic {
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{line} | {shown}")?;
                 // keep tabs so that the caret lines up under the same character
-                let pad: String = shown.chars().take(caret_col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let pad: String = shown
+                    .chars()
+                    .take(caret_col.saturating_sub(1))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
                 writeln!(f, "{:gutter$} | {pad}^", "")?;
             }
         }
@@ -125,11 +145,16 @@ fn window(text: &str, col: usize) -> (String, usize) {
     if n <= MAX_SHOWN {
         return (text.to_string(), col);
     }
-    let start = col.saturating_sub(MAX_SHOWN / 2).min(n.saturating_sub(MAX_SHOWN));
+    let start = col
+        .saturating_sub(MAX_SHOWN / 2)
+        .min(n.saturating_sub(MAX_SHOWN));
     let body: String = text.chars().skip(start).take(MAX_SHOWN).collect();
     let prefix = if start > 0 { "..." } else { "" };
     let suffix = if start + MAX_SHOWN < n { "..." } else { "" };
-    (format!("{prefix}{body}{suffix}"), col - start + prefix.len())
+    (
+        format!("{prefix}{body}{suffix}"),
+        col - start + prefix.len(),
+    )
 }
 
 #[cfg(test)]
@@ -158,7 +183,14 @@ mod tests {
         assert!(text.lines().all(|l| l.len() < 200), "{text}");
         assert!(text.contains("x!"));
         let mut d = Diagnostic::at("RecursionError", "deep", &src, 0);
-        d.traceback = vec![Frame { file: "l.proc".into(), line: 1, function: "f".into() }; 50];
+        d.traceback = vec![
+            Frame {
+                file: "l.proc".into(),
+                line: 1,
+                function: "f".into()
+            };
+            50
+        ];
         let text = d.to_string();
         assert_eq!(text.matches("in f").count(), 3);
         assert!(text.contains("repeated 47 more times"));

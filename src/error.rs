@@ -9,13 +9,13 @@ use crate::value::ErrorValue;
 pub enum Error {
     /// The text is not valid proc.
     #[error("{0}")]
-    Parse(Diagnostic),
+    Parse(Box<Diagnostic>),
     /// It parsed, but cannot be compiled (e.g. assignment to an undeclared name).
     #[error("{0}")]
-    Compile(Diagnostic),
+    Compile(Box<Diagnostic>),
     /// An uncaught error while running.
     #[error("{0}")]
-    Runtime(Diagnostic),
+    Runtime(Box<Diagnostic>),
     /// The script called `exit(code)`.
     #[error("exit({code})")]
     Exit { code: i32 },
@@ -86,7 +86,11 @@ pub fn runtime_diagnostic(e: &ErrorValue) -> Diagnostic {
     d.traceback = trace
         .iter()
         .rev()
-        .map(|t| Frame { file: t.source.name.clone(), line: t.source.line_col(t.offset as usize).0, function: t.func.to_string() })
+        .map(|t| Frame {
+            file: t.source.name.clone(),
+            line: t.source.line_col(t.offset as usize).0,
+            function: t.func.to_string(),
+        })
         .collect();
     d
 }

@@ -29,8 +29,14 @@ use value::Exc;
 use vm::{Config, Vm};
 
 /// Parses and compiles `source` into unit `unit` of `vm`.
-pub(crate) fn compile_source(vm: &mut Vm, source: &Rc<Source>, unit: usize, mode: Mode) -> Result<Rc<Proto>, Diagnostic> {
-    let to_diag = |e: syntax::SyntaxError| Diagnostic::at(e.kind, e.message, source, e.offset);
+pub(crate) fn compile_source(
+    vm: &mut Vm,
+    source: &Rc<Source>,
+    unit: usize,
+    mode: Mode,
+) -> Result<Rc<Proto>, Box<Diagnostic>> {
+    let to_diag =
+        |e: syntax::SyntaxError| Box::new(Diagnostic::at(e.kind, e.message, source, e.offset));
     let ast = syntax::parse_program(&source.text).map_err(to_diag)?;
     compile::compile_unit(vm, unit, source.clone(), &ast, mode).map_err(to_diag)
 }
@@ -82,7 +88,10 @@ impl Builder {
     pub fn build(self) -> Interpreter {
         let out = self.stdout.unwrap_or_else(|| Box::new(std::io::stdout()));
         let err = self.stderr.unwrap_or_else(|| Box::new(std::io::stderr()));
-        Interpreter { vm: Vm::new(self.config, out, err), evals: 0 }
+        Interpreter {
+            vm: Vm::new(self.config, out, err),
+            evals: 0,
+        }
     }
 }
 
@@ -92,7 +101,11 @@ impl Interpreter {
     }
 
     pub fn builder() -> Builder {
-        Builder { config: Config::default(), stdout: None, stderr: None }
+        Builder {
+            config: Config::default(),
+            stdout: None,
+            stderr: None,
+        }
     }
 
     /// The VM, for embedding code that needs more than this API.
@@ -117,7 +130,9 @@ impl Interpreter {
     /// Runs a script file as the main program.
     pub fn run_file(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::Io { message: format!("cannot read {}: {e}", path.display()) })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
         let name = path.to_string_lossy().into_owned();
         if let Some(dir) = path.parent() {
             self.vm.script_dir = dir.to_path_buf();
@@ -142,7 +157,12 @@ impl Interpreter {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let src = Source::new(name, text);
                 let prefix = String::from_utf8_lossy(&bytes[..at]).len();
-                Err(Error::Parse(Diagnostic::at("ParseError", "source is not valid UTF-8", &src, prefix)))
+                Err(Error::Parse(Box::new(Diagnostic::at(
+                    "ParseError",
+                    "source is not valid UTF-8",
+                    &src,
+                    prefix,
+                ))))
             }
         }
     }
@@ -160,22 +180,28 @@ impl Interpreter {
 
     fn compile(&mut self, source: &Rc<Source>, mode: Mode) -> Result<Rc<Proto>, Error> {
         let unit = self.vm.main_unit;
-        compile_source(&mut self.vm, source, unit, mode).map_err(|d| if d.kind == "ParseError" { Error::Parse(d) } else { Error::Compile(d) })
+        compile_source(&mut self.vm, source, unit, mode).map_err(|d| {
+            if d.kind == "ParseError" {
+                Error::Parse(d)
+            } else {
+                Error::Compile(d)
+            }
+        })
     }
 
     fn run(&mut self, source: &Rc<Source>, mode: Mode) -> Result<Value, Error> {
         let proto = self.compile(source, mode)?;
         let r = self.vm.run_proto(proto);
         self.vm.flush();
-        r.map_err(|e| self.to_error(e))
+        r.map_err(|e| self.error_from(e))
     }
 
-    fn to_error(&mut self, e: Exc) -> Error {
+    fn error_from(&mut self, e: Exc) -> Error {
         let err = e.error();
         if let Some(code) = err.exit_code {
             return Error::Exit { code };
         }
-        Error::Runtime(error::runtime_diagnostic(err))
+        Error::Runtime(Box::new(error::runtime_diagnostic(err)))
     }
 
     /// Flushes buffered output.

@@ -6,7 +6,11 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "proc", version, about = "Run proc scripts: a small language whose processes are real fork()ed processes")]
+#[command(
+    name = "proc",
+    version,
+    about = "Run proc scripts: a small language whose processes are real fork()ed processes"
+)]
 struct Cli {
     /// Run CODE instead of a file
     #[arg(short = 'e', value_name = "CODE", conflicts_with_all = ["check", "disasm"])]

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 const TIME_LIMIT: Duration = Duration::from_secs(30);
 
 fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -47,7 +49,11 @@ fn run_case(bin: &Path, script: &Path) -> Run {
         .arg(name)
         .args(&args)
         .current_dir(dir)
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -80,14 +86,25 @@ fn run_case(bin: &Path, script: &Path) -> Run {
         }
         if start.elapsed() > TIME_LIMIT {
             timed_out = true;
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             break child.wait().expect("reap proc");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     // whatever the case left in its process group goes too
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
-    Run { stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default(), code: status.code(), timed_out }
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    Run {
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        code: status.code(),
+        timed_out,
+    }
 }
 
 fn check(bin: &Path, script: &Path) -> Result<(), String> {
@@ -95,10 +112,17 @@ fn check(bin: &Path, script: &Path) -> Result<(), String> {
     if run.timed_out {
         return Err(format!("timed out after {TIME_LIMIT:?}"));
     }
-    let want_code: i32 = std::fs::read_to_string(script.with_extension("code")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let want_code: i32 = std::fs::read_to_string(script.with_extension("code"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     let stderr = String::from_utf8_lossy(&run.stderr);
     if run.code != Some(want_code) {
-        return Err(format!("exit {:?}, wanted {want_code}; stderr:\n{}", run.code, stderr.trim_end()));
+        return Err(format!(
+            "exit {:?}, wanted {want_code}; stderr:\n{}",
+            run.code,
+            stderr.trim_end()
+        ));
     }
     let want_out = std::fs::read(script.with_extension("out")).expect("read .out");
     if run.stdout != want_out {
@@ -127,7 +151,11 @@ fn golden_scripts() {
     cases(&root, &mut all);
     let filter = std::env::var("GOLDEN_FILTER").unwrap_or_default();
     all.retain(|p| p.to_string_lossy().contains(&filter));
-    assert!(!all.is_empty(), "no golden cases found under {}", root.display());
+    assert!(
+        !all.is_empty(),
+        "no golden cases found under {}",
+        root.display()
+    );
 
     // two workers: the machines this runs on have two cores
     let queue = std::sync::Mutex::new(all.clone());
@@ -136,9 +164,15 @@ fn golden_scripts() {
         for _ in 0..2 {
             s.spawn(|| {
                 loop {
-                    let Some(case) = queue.lock().unwrap().pop() else { break };
+                    let Some(case) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
                     if let Err(why) = check(&bin, &case) {
-                        let rel = case.strip_prefix(&root).unwrap_or(&case).display().to_string();
+                        let rel = case
+                            .strip_prefix(&root)
+                            .unwrap_or(&case)
+                            .display()
+                            .to_string();
                         failures.lock().unwrap().push((rel, why));
                     }
                 }
@@ -150,9 +184,17 @@ fn golden_scripts() {
     for (case, why) in &failures {
         eprintln!("FAIL {case}: {why}\n");
     }
-    eprintln!("golden: {} passed, {} failed", all.len() - failures.len(), failures.len());
+    eprintln!(
+        "golden: {} passed, {} failed",
+        all.len() - failures.len(),
+        failures.len()
+    );
     if !failures.is_empty() {
         let names: Vec<&str> = failures.iter().map(|(c, _)| c.as_str()).collect();
-        panic!("{} golden case(s) failed: {}", failures.len(), names.join(", "));
+        panic!(
+            "{} golden case(s) failed: {}",
+            failures.len(),
+            names.join(", ")
+        );
     }
 }

@@ -45,6 +45,10 @@ pub struct Proto {
 impl Proto {
     /// The source offset of instruction `ip`.
     pub fn offset_at(&self, ip: usize) -> u32 {
-        self.offsets.get(ip).or(self.offsets.last()).copied().unwrap_or(self.def_offset)
+        self.offsets
+            .get(ip)
+            .or(self.offsets.last())
+            .copied()
+            .unwrap_or(self.def_offset)
     }
 }

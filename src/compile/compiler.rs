@@ -31,14 +31,36 @@ pub enum Mode {
 pub(super) type CResult<T> = Result<T, SyntaxError>;
 
 /// Compiles a top-level chunk of `unit` (the main program, a REPL session or a module).
-pub fn compile_unit(vm: &mut Vm, unit: usize, source: Rc<Source>, body: &Block, mode: Mode) -> CResult<Rc<Proto>> {
+pub fn compile_unit(
+    vm: &mut Vm,
+    unit: usize,
+    source: Rc<Source>,
+    body: &Block,
+    mode: Mode,
+) -> CResult<Rc<Proto>> {
     stacker::maybe_grow(1024 * 1024, 16 * 1024 * 1024, || {
         for name in top_level_names(body) {
             vm.globals.declare(unit, &name);
         }
-        let mut c = Compiler { vm, unit, source, fns: Vec::new() };
-        let name: Rc<str> = Rc::from(if mode == Mode::Module { "<module>" } else { "<script>" });
-        c.fns.push(FnState::new(name, true, false, false, captured_names(body), 0));
+        let mut c = Compiler {
+            vm,
+            unit,
+            source,
+            fns: Vec::new(),
+        };
+        let name: Rc<str> = Rc::from(if mode == Mode::Module {
+            "<module>"
+        } else {
+            "<script>"
+        });
+        c.fns.push(FnState::new(
+            name,
+            true,
+            false,
+            false,
+            captured_names(body),
+            0,
+        ));
         c.top_block(body, mode)?;
         Ok(c.finish_fn())
     })
@@ -99,7 +121,14 @@ pub(super) enum ConstKey {
 }
 
 impl<'a> FnState<'a> {
-    fn new(name: Rc<str>, is_script: bool, is_method: bool, is_generator: bool, captured: NameSet, def_offset: u32) -> FnState<'a> {
+    fn new(
+        name: Rc<str>,
+        is_script: bool,
+        is_method: bool,
+        is_generator: bool,
+        captured: NameSet,
+        def_offset: u32,
+    ) -> FnState<'a> {
         FnState {
             proto: Proto {
                 name,
@@ -159,10 +188,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     // ---- the function being compiled -------------------------------------------
 
     pub fn f(&mut self) -> &mut FnState<'a> {
-        self.fns.last_mut().expect("a function is always being compiled")
+        self.fns
+            .last_mut()
+            .expect("a function is always being compiled")
     }
     pub fn fr(&self) -> &FnState<'a> {
-        self.fns.last().expect("a function is always being compiled")
+        self.fns
+            .last()
+            .expect("a function is always being compiled")
     }
 
     pub fn set_offset(&mut self, offset: u32) {
@@ -214,7 +247,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         f.next_reg += n;
         if f.next_reg > u16::MAX as usize - 8 {
             let off = f.offset;
-            return Err(err("ParseError", "function is too large (too many registers)", off));
+            return Err(err(
+                "ParseError",
+                "function is too large (too many registers)",
+                off,
+            ));
         }
         if f.next_reg > f.proto.nregs {
             f.proto.nregs = f.next_reg;
@@ -233,7 +270,9 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// The first register above every live local: registers from here are temporaries.
     pub fn locals_top(&self) -> usize {
         let f = self.fr();
-        f.locals.last().map_or(if f.is_method { 1 } else { 0 }, |l| l.reg as usize + 1)
+        f.locals
+            .last()
+            .map_or(if f.is_method { 1 } else { 0 }, |l| l.reg as usize + 1)
     }
 
     // ---- constants and names -----------------------------------------------------------
@@ -309,7 +348,12 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if is_cell {
             self.emit(Op::NewCell { reg });
         }
-        self.f().locals.push(Local { name: name.clone(), reg, is_cell, hoisted: false });
+        self.f().locals.push(Local {
+            name: name.clone(),
+            reg,
+            is_cell,
+            hoisted: false,
+        });
     }
 
     pub fn resolve(&mut self, name: &str) -> Option<Place> {
@@ -321,13 +365,22 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     }
 
     fn find_local(&self, depth: usize, name: &str) -> Option<(Reg, bool)> {
-        self.fns[depth].locals.iter().rev().find(|l| &*l.name == name).map(|l| (l.reg, l.is_cell))
+        self.fns[depth]
+            .locals
+            .iter()
+            .rev()
+            .find(|l| &*l.name == name)
+            .map(|l| (l.reg, l.is_cell))
     }
 
     /// Resolves `name` as a local or upvalue of function `depth`.
     fn resolve_in(&mut self, depth: usize, name: &str) -> Option<Place> {
         if let Some((reg, cell)) = self.find_local(depth, name) {
-            return Some(if cell { Place::Cell(reg) } else { Place::Local(reg) });
+            return Some(if cell {
+                Place::Cell(reg)
+            } else {
+                Place::Local(reg)
+            });
         }
         if let Some(i) = self.fns[depth].upvals.iter().position(|u| &**u == name) {
             return Some(Place::Upval(i as u16));
@@ -360,7 +413,10 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
 
     /// The slot of a hidden builtin (`#spawn`, `#go`).
     pub fn builtin_slot(&mut self, name: &str) -> u32 {
-        self.vm.globals.lookup(0, name).expect("hidden builtins are registered at start-up")
+        self.vm
+            .globals
+            .lookup(0, name)
+            .expect("hidden builtins are registered at start-up")
     }
 
     // ---- functions -------------------------------------------------------------------
@@ -379,7 +435,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// function's nested prototypes.
     pub fn function(&mut self, def: &'a FnDef, is_method: bool) -> CResult<u16> {
         let proto = self.function_proto(def, is_method, false)?;
-        let proto = if proto.1 { self.function_proto(def, is_method, true)?.0 } else { proto.0 };
+        let proto = if proto.1 {
+            self.function_proto(def, is_method, true)?.0
+        } else {
+            proto.0
+        };
         let f = self.f();
         f.proto.protos.push(proto);
         if f.proto.protos.len() > u16::MAX as usize {
@@ -390,14 +450,26 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     }
 
     /// Returns the prototype and whether a jump overflowed (then compile again with `long_jumps`).
-    fn function_proto(&mut self, def: &'a FnDef, is_method: bool, long_jumps: bool) -> CResult<(Rc<Proto>, bool)> {
+    fn function_proto(
+        &mut self,
+        def: &'a FnDef,
+        is_method: bool,
+        long_jumps: bool,
+    ) -> CResult<(Rc<Proto>, bool)> {
         let mut captured = captured_names(&def.body);
         for p in &def.params {
             if let Some(d) = &p.default {
                 captured.extend(super::scope::captured_names_expr(d));
             }
         }
-        let mut st = FnState::new(def.name.name.clone(), false, is_method, def.is_generator, captured, def.span.start);
+        let mut st = FnState::new(
+            def.name.name.clone(),
+            false,
+            is_method,
+            def.is_generator,
+            captured,
+            def.span.start,
+        );
         st.long_jumps = long_jumps;
         self.fns.push(st);
         let result = self.function_body(def);
@@ -414,17 +486,31 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.fr().is_method {
             // `self` is register 0
             let name: Rc<str> = Rc::from("self");
-            self.f().locals.push(Local { name: name.clone(), reg: 0, is_cell: false, hoisted: false });
+            self.f().locals.push(Local {
+                name: name.clone(),
+                reg: 0,
+                is_cell: false,
+                hoisted: false,
+            });
         }
         let nparams = def.params.len();
         let first = self.alloc_n(nparams)?;
         let f = self.f();
         f.proto.params = def.params.iter().map(|p| p.name.name.clone()).collect();
-        f.proto.nrequired = def.params.iter().take_while(|p| p.default.is_none()).count();
+        f.proto.nrequired = def
+            .params
+            .iter()
+            .take_while(|p| p.default.is_none())
+            .count();
         // Parameters are locals from the start; defaults are evaluated at each call.
         for (i, p) in def.params.iter().enumerate() {
             let reg = first + i as Reg;
-            self.f().locals.push(Local { name: p.name.name.clone(), reg, is_cell: false, hoisted: false });
+            self.f().locals.push(Local {
+                name: p.name.name.clone(),
+                reg,
+                is_cell: false,
+                hoisted: false,
+            });
             if let Some(d) = &p.default {
                 self.set_offset(d.span.start);
                 let skip = self.emit(Op::JumpIfGiven { reg, off: 0 });
@@ -457,12 +543,20 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     fn top_block(&mut self, body: &'a Block, mode: Mode) -> CResult<()> {
         self.hoist_fns(body)?;
         let last_expr = match (mode, body.last()) {
-            (Mode::Eval, Some(Stmt { kind: StmtKind::Expr(_), .. })) => body.len() - 1,
+            (
+                Mode::Eval,
+                Some(Stmt {
+                    kind: StmtKind::Expr(_),
+                    ..
+                }),
+            ) => body.len() - 1,
             _ => usize::MAX,
         };
         for (i, s) in body.iter().enumerate() {
             if i == last_expr {
-                let StmtKind::Expr(e) = &s.kind else { unreachable!() };
+                let StmtKind::Expr(e) = &s.kind else {
+                    unreachable!()
+                };
                 self.set_offset(s.span.start);
                 let r = self.expr_any(e)?;
                 self.emit(Op::Return { src: r });
@@ -508,14 +602,21 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         }
         for name in names {
             let in_block = self.fr().scopes.last().map_or(0, |s| s.0);
-            let already = self.fr().locals[in_block..].iter().any(|l| l.name == name && l.hoisted);
+            let already = self.fr().locals[in_block..]
+                .iter()
+                .any(|l| l.name == name && l.hoisted);
             if already || !self.fr().captured.contains(&name) {
                 continue;
             }
             let reg = self.alloc()?;
             self.emit(Op::LoadNil { dst: reg });
             self.emit(Op::NewCell { reg });
-            self.f().locals.push(Local { name, reg, is_cell: true, hoisted: true });
+            self.f().locals.push(Local {
+                name,
+                reg,
+                is_cell: true,
+                hoisted: true,
+            });
         }
         Ok(())
     }
@@ -524,7 +625,16 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// (and hold their closures) before the block's first statement runs, so they
     /// can call each other.
     fn hoist_fns(&mut self, body: &'a Block) -> CResult<()> {
-        let fns: Vec<&'a Rc<FnDef>> = body.iter().filter_map(|s| if let StmtKind::Fn(f) = &s.kind { Some(f) } else { None }).collect();
+        let fns: Vec<&'a Rc<FnDef>> = body
+            .iter()
+            .filter_map(|s| {
+                if let StmtKind::Fn(f) = &s.kind {
+                    Some(f)
+                } else {
+                    None
+                }
+            })
+            .collect();
         if fns.is_empty() {
             return Ok(());
         }
@@ -583,20 +693,33 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             StmtKind::Expr(e) => {
                 self.expr_discard(e)?;
             }
-            StmtKind::If { branches, otherwise } => self.if_stmt(branches, otherwise.as_ref())?,
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => self.if_stmt(branches, otherwise.as_ref())?,
             StmtKind::While { cond, body } => self.while_stmt(cond, body)?,
             StmtKind::For { target, iter, body } => self.for_stmt(target, iter, body)?,
-            StmtKind::Break | StmtKind::Continue => self.break_continue(matches!(s.kind, StmtKind::Break), s.span.start)?,
+            StmtKind::Break | StmtKind::Continue => {
+                self.break_continue(matches!(s.kind, StmtKind::Break), s.span.start)?
+            }
             StmtKind::Return(value) => self.return_stmt(value.as_ref(), s.span.start)?,
             StmtKind::Fn(_) => {} // hoisted
             StmtKind::Class(def) => self.class_stmt(def)?,
-            StmtKind::Try { body, catch, finally } => self.try_stmt(body, catch.as_ref(), finally.as_ref())?,
+            StmtKind::Try {
+                body,
+                catch,
+                finally,
+            } => self.try_stmt(body, catch.as_ref(), finally.as_ref())?,
             StmtKind::Throw(e) => {
                 let r = self.expr_any(e)?;
                 self.set_offset(s.span.start);
                 self.emit(Op::Throw { src: r });
             }
-            StmtKind::With { subject, name, body } => self.with_stmt(subject, name.as_ref(), body)?,
+            StmtKind::With {
+                subject,
+                name,
+                body,
+            } => self.with_stmt(subject, name.as_ref(), body)?,
             StmtKind::Import { path, alias } => {
                 let k = self.str_const(&Rc::from(path.as_str()))?;
                 let r = self.alloc()?;
@@ -620,7 +743,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             return Ok(());
         }
         let in_block = self.fr().scopes.last().map_or(0, |s| s.0);
-        let hoisted = self.fr().locals[in_block..].iter().rev().find(|l| &l.name == name && l.hoisted).map(|l| l.reg);
+        let hoisted = self.fr().locals[in_block..]
+            .iter()
+            .rev()
+            .find(|l| &l.name == name && l.hoisted)
+            .map(|l| l.reg);
         match hoisted {
             Some(cell) => {
                 self.emit(Op::SetCell { cell, src });
@@ -644,7 +771,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             Pattern::List(items, span) => {
                 let first = self.alloc_n(items.len())?;
                 self.set_offset(span.start);
-                self.emit(Op::Unpack { dst: first, src, count: items.len() as u16 });
+                self.emit(Op::Unpack {
+                    dst: first,
+                    src,
+                    count: items.len() as u16,
+                });
                 for (i, item) in items.iter().enumerate() {
                     let r = first + i as Reg;
                     match item {
@@ -664,16 +795,36 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         match target {
             Target::Name(id) => {
                 let place = self.resolve(&id.name).ok_or_else(|| {
-                    err("NameError", format!("cannot assign to `{}`: it was never declared (write `let {} = ...`)", id.name, id.name), id.span.start)
+                    err(
+                        "NameError",
+                        format!(
+                            "cannot assign to `{}`: it was never declared (write `let {} = ...`)",
+                            id.name, id.name
+                        ),
+                        id.span.start,
+                    )
                 })?;
-                if matches!(place, Place::Global(_)) && self.vm.globals.is_builtin(self.unit, &id.name) {
-                    return Err(err("NameError", format!("cannot assign to builtin `{}` (declare your own with `let`)", id.name), id.span.start));
+                if matches!(place, Place::Global(_))
+                    && self.vm.globals.is_builtin(self.unit, &id.name)
+                {
+                    return Err(err(
+                        "NameError",
+                        format!(
+                            "cannot assign to builtin `{}` (declare your own with `let`)",
+                            id.name
+                        ),
+                        id.span.start,
+                    ));
                 }
                 match (place, op) {
                     (Place::Local(r), None) if is_simple(value) => self.expr_to(value, r),
                     (Place::Local(r), Some(op)) => {
                         if let (BinOp::Add | BinOp::Sub, ExprKind::Int(v)) = (op, &value.kind) {
-                            let v = if op == BinOp::Sub { v.checked_neg() } else { Some(*v) };
+                            let v = if op == BinOp::Sub {
+                                v.checked_neg()
+                            } else {
+                                Some(*v)
+                            };
                             if let Some(v) = v.and_then(|v| i16::try_from(v).ok()) {
                                 self.set_offset(value.span.start);
                                 self.emit(Op::AddInt { dst: r, a: r, v });
@@ -705,14 +856,22 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                     None => self.expr_any(value)?,
                     Some(op) => {
                         let t = self.alloc()?;
-                        self.emit(Op::GetIndex { dst: t, obj: o, index: i });
+                        self.emit(Op::GetIndex {
+                            dst: t,
+                            obj: o,
+                            index: i,
+                        });
                         let rhs = self.expr_any(value)?;
                         self.binop(op, t, t, rhs, value.span.start)?;
                         t
                     }
                 };
                 self.set_offset(index.span.start);
-                self.emit(Op::SetIndex { obj: o, index: i, src: v });
+                self.emit(Op::SetIndex {
+                    obj: o,
+                    index: i,
+                    src: v,
+                });
                 Ok(())
             }
             Target::Attr { obj, name } => {
@@ -723,14 +882,22 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                     Some(op) => {
                         let t = self.alloc()?;
                         self.set_offset(name.span.start);
-                        self.emit(Op::GetAttr { dst: t, obj: o, name: n });
+                        self.emit(Op::GetAttr {
+                            dst: t,
+                            obj: o,
+                            name: n,
+                        });
                         let rhs = self.expr_any(value)?;
                         self.binop(op, t, t, rhs, value.span.start)?;
                         t
                     }
                 };
                 self.set_offset(name.span.start);
-                self.emit(Op::SetAttr { obj: o, name: n, src: v });
+                self.emit(Op::SetAttr {
+                    obj: o,
+                    name: n,
+                    src: v,
+                });
                 Ok(())
             }
             Target::List(items, span) => {
@@ -745,7 +912,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     fn assign_unpack(&mut self, items: &'a [Target], src: Reg, offset: u32) -> CResult<()> {
         let first = self.alloc_n(items.len())?;
         self.set_offset(offset);
-        self.emit(Op::Unpack { dst: first, src, count: items.len() as u16 });
+        self.emit(Op::Unpack {
+            dst: first,
+            src,
+            count: items.len() as u16,
+        });
         for (i, t) in items.iter().enumerate() {
             let r = first + i as Reg;
             self.assign_from_reg(t, r)?;
@@ -757,19 +928,34 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         match t {
             Target::Name(id) => {
                 let place = self.resolve(&id.name).ok_or_else(|| {
-                    err("NameError", format!("cannot assign to `{}`: it was never declared (write `let {} = ...`)", id.name, id.name), id.span.start)
+                    err(
+                        "NameError",
+                        format!(
+                            "cannot assign to `{}`: it was never declared (write `let {} = ...`)",
+                            id.name, id.name
+                        ),
+                        id.span.start,
+                    )
                 })?;
                 self.store_place(&place, r);
             }
             Target::Index { obj, index } => {
                 let o = self.expr_any(obj)?;
                 let i = self.expr_any(index)?;
-                self.emit(Op::SetIndex { obj: o, index: i, src: r });
+                self.emit(Op::SetIndex {
+                    obj: o,
+                    index: i,
+                    src: r,
+                });
             }
             Target::Attr { obj, name } => {
                 let o = self.expr_any(obj)?;
                 let n = self.name_index(&name.name)?;
-                self.emit(Op::SetAttr { obj: o, name: n, src: r });
+                self.emit(Op::SetAttr {
+                    obj: o,
+                    name: n,
+                    src: r,
+                });
             }
             Target::List(items, span) => self.assign_unpack(items, r, span.start)?,
         }
@@ -814,7 +1000,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         }
     }
 
-    fn if_stmt(&mut self, branches: &'a [(Expr, Block)], otherwise: Option<&'a Block>) -> CResult<()> {
+    fn if_stmt(
+        &mut self,
+        branches: &'a [(Expr, Block)],
+        otherwise: Option<&'a Block>,
+    ) -> CResult<()> {
         let mut to_end = Vec::new();
         for (i, (cond, body)) in branches.iter().enumerate() {
             self.set_offset(cond.span.start);
@@ -846,7 +1036,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         let to_cond = self.emit(Op::Jump { off: 0 });
         let top = self.here();
         let depth = self.fr().cleanups.len();
-        self.f().loops.push(LoopCtx { cleanup_depth: depth, continues: Vec::new(), breaks: Vec::new() });
+        self.f().loops.push(LoopCtx {
+            cleanup_depth: depth,
+            continues: Vec::new(),
+            breaks: Vec::new(),
+        });
         self.block(body)?;
         let ctx = self.f().loops.pop().expect("loop context");
         self.patch_here(to_cond);
@@ -874,7 +1068,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         let top = self.here();
         let exit = self.emit(Op::ForIter { iter: it, off: 0 });
         let depth = self.fr().cleanups.len();
-        self.f().loops.push(LoopCtx { cleanup_depth: depth, continues: Vec::new(), breaks: Vec::new() });
+        self.f().loops.push(LoopCtx {
+            cleanup_depth: depth,
+            continues: Vec::new(),
+            breaks: Vec::new(),
+        });
         self.push_scope();
         match target {
             Pattern::Name(id) => {
@@ -883,7 +1081,10 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             }
             Pattern::List(..) => {
                 let r = self.alloc()?;
-                self.emit(Op::Move { dst: r, src: it + 1 });
+                self.emit(Op::Move {
+                    dst: r,
+                    src: it + 1,
+                });
                 self.bind_pattern(target, r)?;
             }
         }
@@ -904,13 +1105,21 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     fn break_continue(&mut self, is_break: bool, offset: u32) -> CResult<()> {
         let Some(depth) = self.fr().loops.last().map(|l| l.cleanup_depth) else {
             let what = if is_break { "break" } else { "continue" };
-            return Err(err("ParseError", format!("`{what}` outside a loop"), offset));
+            return Err(err(
+                "ParseError",
+                format!("`{what}` outside a loop"),
+                offset,
+            ));
         };
         self.run_cleanups(depth)?;
         self.set_offset(offset);
         let j = self.emit(Op::Jump { off: 0 });
         let l = self.f().loops.last_mut().expect("checked above");
-        if is_break { l.breaks.push(j) } else { l.continues.push(j) }
+        if is_break {
+            l.breaks.push(j)
+        } else {
+            l.continues.push(j)
+        }
         Ok(())
     }
 
@@ -922,7 +1131,10 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         let r = match value {
             // a local is returned from its own register (unless a finally block
             // could change it after the value was taken)
-            Some(Expr { kind: ExprKind::Name(id), .. }) if no_cleanups && matches!(self.resolve(&id.name), Some(Place::Local(_))) => {
+            Some(Expr {
+                kind: ExprKind::Name(id),
+                ..
+            }) if no_cleanups && matches!(self.resolve(&id.name), Some(Place::Local(_))) => {
                 match self.resolve(&id.name) {
                     Some(Place::Local(r)) => Some(r),
                     _ => None,
@@ -982,17 +1194,30 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             None => self.emit(Op::LoadNil { dst: t + 1 }),
         };
         let n = self.name_index("exit")?;
-        self.emit(Op::CallMethod { base: t, name: n, nargs: 1 });
+        self.emit(Op::CallMethod {
+            base: t,
+            name: n,
+            nargs: 1,
+        });
         Ok(t)
     }
 
-    fn try_stmt(&mut self, body: &'a Block, catch: Option<&'a (Option<Ident>, Block)>, finally: Option<&'a Block>) -> CResult<()> {
+    fn try_stmt(
+        &mut self,
+        body: &'a Block,
+        catch: Option<&'a (Option<Ident>, Block)>,
+        finally: Option<&'a Block>,
+    ) -> CResult<()> {
         let Some(fin) = finally else {
             return self.try_catch(body, catch);
         };
         // try { try { body } catch { ... } } finally { fin }
         let e = self.alloc()?;
-        let handler = self.emit(Op::PushHandler { reg: e, finally: true, off: 0 });
+        let handler = self.emit(Op::PushHandler {
+            reg: e,
+            finally: true,
+            off: 0,
+        });
         self.f().cleanups.push(Cleanup::Finally(fin));
         self.f().cleanups.push(Cleanup::Handler);
         let r = match catch {
@@ -1012,12 +1237,20 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         Ok(())
     }
 
-    fn try_catch(&mut self, body: &'a Block, catch: Option<&'a (Option<Ident>, Block)>) -> CResult<()> {
+    fn try_catch(
+        &mut self,
+        body: &'a Block,
+        catch: Option<&'a (Option<Ident>, Block)>,
+    ) -> CResult<()> {
         let Some((name, cbody)) = catch else {
             return self.block(body);
         };
         let e = self.alloc()?;
-        let handler = self.emit(Op::PushHandler { reg: e, finally: false, off: 0 });
+        let handler = self.emit(Op::PushHandler {
+            reg: e,
+            finally: false,
+            off: 0,
+        });
         self.f().cleanups.push(Cleanup::Handler);
         let r = self.block(body);
         self.f().cleanups.pop();
@@ -1039,7 +1272,12 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         Ok(())
     }
 
-    fn with_stmt(&mut self, subject: &'a Expr, name: Option<&'a Ident>, body: &'a Block) -> CResult<()> {
+    fn with_stmt(
+        &mut self,
+        subject: &'a Expr,
+        name: Option<&'a Ident>,
+        body: &'a Block,
+    ) -> CResult<()> {
         let mgr = self.alloc()?;
         self.expr_to(subject, mgr)?;
         self.set_offset(subject.span.start);
@@ -1047,12 +1285,20 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         let v = self.alloc()?;
         self.emit(Op::Move { dst: v, src: mgr });
         let enter = self.name_index("enter")?;
-        self.emit(Op::CallMethod { base: v, name: enter, nargs: 0 });
+        self.emit(Op::CallMethod {
+            base: v,
+            name: enter,
+            nargs: 0,
+        });
         if let Some(id) = name {
             self.declare_local(&id.name, v);
         }
         let e = self.alloc()?;
-        let handler = self.emit(Op::PushHandler { reg: e, finally: true, off: 0 });
+        let handler = self.emit(Op::PushHandler {
+            reg: e,
+            finally: true,
+            off: 0,
+        });
         self.f().cleanups.push(Cleanup::WithExit(mgr));
         self.f().cleanups.push(Cleanup::Handler);
         let r = self.block(body);
@@ -1078,7 +1324,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     fn class_stmt(&mut self, def: &'a ClassDef) -> CResult<()> {
         let n = def.methods.len();
         if n > u16::MAX as usize - 2 {
-            return Err(err("ParseError", "class has too many methods", def.span.start));
+            return Err(err(
+                "ParseError",
+                "class has too many methods",
+                def.span.start,
+            ));
         }
         let start = self.alloc_n(n + 2)?;
         let k = self.str_const(&def.name.name)?;
@@ -1091,21 +1341,35 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         }
         for (i, m) in def.methods.iter().enumerate() {
             if def.methods[..i].iter().any(|o| o.name.name == m.name.name) {
-                return Err(err("ParseError", format!("method `{}` is defined twice", m.name.name), m.name.span.start));
+                return Err(err(
+                    "ParseError",
+                    format!("method `{}` is defined twice", m.name.name),
+                    m.name.span.start,
+                ));
             }
             self.set_offset(m.span.start);
             let idx = self.function(m, true)?;
-            self.emit(Op::Closure { dst: start + 2 + i as Reg, proto: idx });
+            self.emit(Op::Closure {
+                dst: start + 2 + i as Reg,
+                proto: idx,
+            });
         }
         self.set_offset(def.span.start);
         let dst = self.alloc()?;
-        self.emit(Op::MakeClass { dst, start, count: n as u16 });
+        self.emit(Op::MakeClass {
+            dst,
+            start,
+            count: n as u16,
+        });
         if self.at_global_level() {
             let slot = self.vm.globals.declare(self.unit, &def.name.name);
             self.emit(Op::SetGlobal { src: dst, slot });
         } else {
             // the class variable takes the first register of the block we used
-            self.emit(Op::Move { dst: start, src: dst });
+            self.emit(Op::Move {
+                dst: start,
+                src: dst,
+            });
             self.free_to(start as usize + 1);
             self.declare_local(&def.name.name, start);
         }
@@ -1136,7 +1400,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// but a plain call). Returns its index among the nested prototypes.
     pub fn thunk(&mut self, e: &'a Expr) -> CResult<u16> {
         let captured = super::scope::captured_names_expr(e);
-        self.fns.push(FnState::new(Rc::from("<spawn>"), false, false, false, captured, e.span.start));
+        self.fns.push(FnState::new(
+            Rc::from("<spawn>"),
+            false,
+            false,
+            false,
+            captured,
+            e.span.start,
+        ));
         let r = match self.alloc() {
             Ok(r) => r,
             Err(err) => {

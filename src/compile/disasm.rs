@@ -37,7 +37,11 @@ fn write_proto(out: &mut String, p: &Proto, interner: &Interner) {
     let mut last_line = 0;
     for (ip, op) in p.code.iter().enumerate() {
         let (line, _) = p.source.line_col(p.offset_at(ip) as usize);
-        let shown = if line != last_line { format!("{line:>4}") } else { "   |".to_string() };
+        let shown = if line != last_line {
+            format!("{line:>4}")
+        } else {
+            "   |".to_string()
+        };
         last_line = line;
         let _ = writeln!(out, "  {shown} {ip:>5}  {op:?}");
     }

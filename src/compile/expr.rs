@@ -70,8 +70,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             ExprKind::FString(parts) => self.fstring(parts, dst)?,
             ExprKind::List(items) => self.list_literal(items, dst)?,
             ExprKind::Map(entries) => self.map_literal(entries, dst)?,
-            ExprKind::ListComp { elem, clauses } => self.comprehension(Some(elem), None, clauses, dst)?,
-            ExprKind::MapComp { key, value, clauses } => self.comprehension(None, Some((key, value)), clauses, dst)?,
+            ExprKind::ListComp { elem, clauses } => {
+                self.comprehension(Some(elem), None, clauses, dst)?
+            }
+            ExprKind::MapComp {
+                key,
+                value,
+                clauses,
+            } => self.comprehension(None, Some((key, value)), clauses, dst)?,
             ExprKind::Unary { op, expr } => {
                 let r = self.expr_any(expr)?;
                 self.set_offset(e.span.start);
@@ -84,10 +90,19 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 let r = self.expr_any(inner)?;
                 self.emit(Op::Not { dst, src: r });
             }
-            ExprKind::Binary { op, left, right, op_span } => {
+            ExprKind::Binary {
+                op,
+                left,
+                right,
+                op_span,
+            } => {
                 let a = self.expr_any(left)?;
                 if let (BinOp::Add | BinOp::Sub, ExprKind::Int(v)) = (op, &right.kind) {
-                    let v = if *op == BinOp::Sub { v.checked_neg() } else { Some(*v) };
+                    let v = if *op == BinOp::Sub {
+                        v.checked_neg()
+                    } else {
+                        Some(*v)
+                    };
                     if let Some(v) = v.and_then(|v| i16::try_from(v).ok()) {
                         self.set_offset(op_span.start);
                         self.emit(Op::AddInt { dst, a, v });
@@ -102,11 +117,19 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             ExprKind::And(l, r) | ExprKind::Or(l, r) => {
                 let is_and = matches!(e.kind, ExprKind::And(..));
                 self.expr_to(l, dst)?;
-                let j = if is_and { self.emit(Op::JumpIfFalse { cond: dst, off: 0 }) } else { self.emit(Op::JumpIfTrue { cond: dst, off: 0 }) };
+                let j = if is_and {
+                    self.emit(Op::JumpIfFalse { cond: dst, off: 0 })
+                } else {
+                    self.emit(Op::JumpIfTrue { cond: dst, off: 0 })
+                };
                 self.expr_to(r, dst)?;
                 self.patch_here(j);
             }
-            ExprKind::Ternary { cond, then, otherwise } => {
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let skip = self.cond_jump(cond, false)?;
                 self.free_to(mark);
                 self.expr_to(then, dst)?;
@@ -117,12 +140,20 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 self.expr_to(otherwise, dst)?;
                 self.patch_here(end);
             }
-            ExprKind::Call { callee, args, named } => self.call(callee, args, named, dst, e.span.start)?,
+            ExprKind::Call {
+                callee,
+                args,
+                named,
+            } => self.call(callee, args, named, dst, e.span.start)?,
             ExprKind::Index { obj, index } => {
                 let o = self.expr_any(obj)?;
                 let i = self.expr_any(index)?;
                 self.set_offset(index.span.start);
-                self.emit(Op::GetIndex { dst, obj: o, index: i });
+                self.emit(Op::GetIndex {
+                    dst,
+                    obj: o,
+                    index: i,
+                });
             }
             ExprKind::Slice { obj, lo, hi, step } => {
                 let base = self.alloc_n(4)?;
@@ -131,7 +162,9 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                     match part {
                         Some(p) => self.expr_to(p, base + 1 + i as Reg)?,
                         None => {
-                            self.emit(Op::LoadNil { dst: base + 1 + i as Reg });
+                            self.emit(Op::LoadNil {
+                                dst: base + 1 + i as Reg,
+                            });
                         }
                     }
                 }
@@ -142,7 +175,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 let o = self.expr_any(obj)?;
                 let n = self.name_index(&name.name)?;
                 self.set_offset(name.span.start);
-                self.emit(Op::GetAttr { dst, obj: o, name: n });
+                self.emit(Op::GetAttr {
+                    dst,
+                    obj: o,
+                    name: n,
+                });
             }
             ExprKind::SuperAttr(name) => {
                 self.check_super(e.span.start)?;
@@ -208,7 +245,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 self.load_place(&p, dst);
                 Ok(())
             }
-            _ => Err(err("ParseError", "`self` can only be used inside a method", offset)),
+            _ => Err(err(
+                "ParseError",
+                "`self` can only be used inside a method",
+                offset,
+            )),
         }
     }
 
@@ -216,7 +257,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.fr().is_method {
             Ok(())
         } else {
-            Err(err("ParseError", "`super` can only be used directly inside a method", offset))
+            Err(err(
+                "ParseError",
+                "`super` can only be used directly inside a method",
+                offset,
+            ))
         }
     }
 
@@ -224,7 +269,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if self.fr().proto.is_generator {
             Ok(())
         } else {
-            Err(err("ParseError", "`yield` can only be used inside a function", offset))
+            Err(err(
+                "ParseError",
+                "`yield` can only be used inside a function",
+                offset,
+            ))
         }
     }
 
@@ -266,7 +315,12 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     }
 
     /// `a < b <= c` as a value: each operand evaluated once, stopping at the first false.
-    fn compare_value(&mut self, first: &'a Expr, rest: &'a [(CmpOp, Expr, Span)], dst: Reg) -> CResult<()> {
+    fn compare_value(
+        &mut self,
+        first: &'a Expr,
+        rest: &'a [(CmpOp, Expr, Span)],
+        dst: Reg,
+    ) -> CResult<()> {
         let mut a = self.expr_any(first)?;
         let mut exits = Vec::new();
         for (i, (op, rhs, span)) in rest.iter().enumerate() {
@@ -295,7 +349,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     pub fn cond_jump(&mut self, e: &'a Expr, when: bool) -> CResult<Vec<usize>> {
         self.set_offset(e.span.start);
         match &e.kind {
-            ExprKind::Bool(b) => Ok(if *b == when { vec![self.emit(Op::Jump { off: 0 })] } else { vec![] }),
+            ExprKind::Bool(b) => Ok(if *b == when {
+                vec![self.emit(Op::Jump { off: 0 })]
+            } else {
+                vec![]
+            }),
             ExprKind::Not(inner) => self.cond_jump(inner, !when),
             ExprKind::And(l, r) | ExprKind::Or(l, r) => {
                 let is_and = matches!(e.kind, ExprKind::And(..));
@@ -313,7 +371,9 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                     Ok(j)
                 }
             }
-            ExprKind::Compare { first, rest } if rest.len() == 1 && !matches!(rest[0].0, CmpOp::In | CmpOp::NotIn) => {
+            ExprKind::Compare { first, rest }
+                if rest.len() == 1 && !matches!(rest[0].0, CmpOp::In | CmpOp::NotIn) =>
+            {
                 let (op, rhs, span) = &rest[0];
                 let a = self.expr_any(first)?;
                 let cmp = match op {
@@ -334,7 +394,15 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 };
                 let j = if let Some(v) = small {
                     if self.fr().long_jumps {
-                        op_at(self, Op::CmpIntJump { cmp: cmp.negate(), a, v, off: 1 });
+                        op_at(
+                            self,
+                            Op::CmpIntJump {
+                                cmp: cmp.negate(),
+                                a,
+                                v,
+                                off: 1,
+                            },
+                        );
                         self.emit(Op::Jump { off: 0 })
                     } else {
                         op_at(self, Op::CmpIntJump { cmp, a, v, off: 0 })
@@ -343,7 +411,15 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                     let b = self.expr_any(rhs)?;
                     let (a, b) = if swapped { (b, a) } else { (a, b) };
                     if self.fr().long_jumps {
-                        op_at(self, Op::CmpJump { cmp: cmp.negate(), a, b, off: 1 });
+                        op_at(
+                            self,
+                            Op::CmpJump {
+                                cmp: cmp.negate(),
+                                a,
+                                b,
+                                off: 1,
+                            },
+                        );
                         self.emit(Op::Jump { off: 0 })
                     } else {
                         op_at(self, Op::CmpJump { cmp, a, b, off: 0 })
@@ -353,7 +429,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             }
             _ => {
                 let r = self.expr_any(e)?;
-                Ok(vec![if when { self.emit(Op::JumpIfTrue { cond: r, off: 0 }) } else { self.emit(Op::JumpIfFalse { cond: r, off: 0 }) }])
+                Ok(vec![if when {
+                    self.emit(Op::JumpIfTrue { cond: r, off: 0 })
+                } else {
+                    self.emit(Op::JumpIfFalse { cond: r, off: 0 })
+                }])
             }
         }
     }
@@ -369,10 +449,21 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         }
     }
 
-    fn call(&mut self, callee: &'a Expr, args: &'a [Expr], named: &'a [(Ident, Expr)], dst: Reg, offset: u32) -> CResult<()> {
+    fn call(
+        &mut self,
+        callee: &'a Expr,
+        args: &'a [Expr],
+        named: &'a [(Ident, Expr)],
+        dst: Reg,
+        offset: u32,
+    ) -> CResult<()> {
         let nargs = args.len() + named.len();
         if nargs > MAX_ARGS {
-            return Err(err("ParseError", format!("too many arguments in one call (at most {MAX_ARGS})"), offset));
+            return Err(err(
+                "ParseError",
+                format!("too many arguments in one call (at most {MAX_ARGS})"),
+                offset,
+            ));
         }
         let base = self.call_base(dst, nargs)?;
         // a global function called with positional arguments: CallGlobal
@@ -387,7 +478,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if let Some(slot) = global {
             self.call_args(base, args, named)?;
             self.set_offset(offset);
-            self.emit(Op::CallGlobal { func: base, nargs: nargs as u8, slot });
+            self.emit(Op::CallGlobal {
+                func: base,
+                nargs: nargs as u8,
+                slot,
+            });
             if base != dst {
                 self.emit(Op::Move { dst, src: base });
             }
@@ -404,7 +499,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             }
         };
         self.call_args(base, args, named)?;
-        let names = if named.is_empty() { None } else { Some(self.kw_list(named)?) };
+        let names = if named.is_empty() {
+            None
+        } else {
+            Some(self.kw_list(named)?)
+        };
         self.set_offset(offset);
         let nargs = nargs as u8;
         match (method, names) {
@@ -416,13 +515,22 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             (Some(m), Some(names)) => {
                 let name = self.name_index(&m.name)?;
                 self.set_offset(m.span.start);
-                self.emit(Op::CallMethodKw { base, name, nargs, names });
+                self.emit(Op::CallMethodKw {
+                    base,
+                    name,
+                    nargs,
+                    names,
+                });
             }
             (None, None) => {
                 self.emit(Op::Call { func: base, nargs });
             }
             (None, Some(names)) => {
-                self.emit(Op::CallKw { func: base, nargs, names });
+                self.emit(Op::CallKw {
+                    func: base,
+                    nargs,
+                    names,
+                });
             }
         }
         if base != dst {
@@ -432,7 +540,12 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     }
 
     /// Arguments into `base+1...`: positional, then named.
-    fn call_args(&mut self, base: Reg, args: &'a [Expr], named: &'a [(Ident, Expr)]) -> CResult<()> {
+    fn call_args(
+        &mut self,
+        base: Reg,
+        args: &'a [Expr],
+        named: &'a [(Ident, Expr)],
+    ) -> CResult<()> {
         for (i, a) in args.iter().chain(named.iter().map(|(_, e)| e)).enumerate() {
             self.expr_to(a, base + 1 + i as Reg)?;
         }
@@ -443,10 +556,20 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// evaluated here, in the parent, and the call itself runs in the child or
     /// task (as Python's `Process(target=f, args=...)`). Any other expression is
     /// wrapped in a function of no arguments and evaluated there entirely.
-    fn spawn_or_go(&mut self, hidden: &str, target: &'a Expr, dst: Reg, offset: u32) -> CResult<()> {
+    fn spawn_or_go(
+        &mut self,
+        hidden: &str,
+        target: &'a Expr,
+        dst: Reg,
+        offset: u32,
+    ) -> CResult<()> {
         let slot = self.builtin_slot(hidden);
         match &target.kind {
-            ExprKind::Call { callee, args, named } if !matches!(callee.kind, ExprKind::SuperAttr(_)) => {
+            ExprKind::Call {
+                callee,
+                args,
+                named,
+            } if !matches!(callee.kind, ExprKind::SuperAttr(_)) => {
                 let nargs = 1 + args.len() + named.len();
                 if nargs > MAX_ARGS {
                     return Err(err("ParseError", "too many arguments in one call", offset));
@@ -458,10 +581,17 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 self.call_args(base + 1, args, named)?;
                 self.set_offset(offset);
                 if named.is_empty() {
-                    self.emit(Op::Call { func: base, nargs: nargs as u8 });
+                    self.emit(Op::Call {
+                        func: base,
+                        nargs: nargs as u8,
+                    });
                 } else {
                     let names = self.kw_list(named)?;
-                    self.emit(Op::CallKw { func: base, nargs: nargs as u8, names });
+                    self.emit(Op::CallKw {
+                        func: base,
+                        nargs: nargs as u8,
+                        names,
+                    });
                 }
                 self.emit(Op::Move { dst, src: base });
             }
@@ -470,8 +600,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 let base = self.alloc_n(2)?;
                 self.set_offset(offset);
                 self.emit(Op::GetGlobal { dst: base, slot });
-                self.emit(Op::Closure { dst: base + 1, proto: idx });
-                self.emit(Op::Call { func: base, nargs: 1 });
+                self.emit(Op::Closure {
+                    dst: base + 1,
+                    proto: idx,
+                });
+                self.emit(Op::Call {
+                    func: base,
+                    nargs: 1,
+                });
                 self.emit(Op::Move { dst, src: base });
             }
         }
@@ -484,8 +620,16 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         for (i, item) in first.iter().enumerate() {
             self.expr_to(item, start + i as Reg)?;
         }
-        let list = if items.len() > LITERAL_CHUNK { start } else { dst };
-        self.emit(Op::NewList { dst: list, start, count: first.len() as u16 });
+        let list = if items.len() > LITERAL_CHUNK {
+            start
+        } else {
+            dst
+        };
+        self.emit(Op::NewList {
+            dst: list,
+            start,
+            count: first.len() as u16,
+        });
         for item in &items[first.len()..] {
             let mark = self.reg_mark();
             let r = self.expr_any(item)?;
@@ -505,13 +649,25 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             self.expr_to(k, start + 2 * i as Reg)?;
             self.expr_to(v, start + 2 * i as Reg + 1)?;
         }
-        let map = if entries.len() > LITERAL_CHUNK { start } else { dst };
-        self.emit(Op::NewMap { dst: map, start, count: first.len() as u16 });
+        let map = if entries.len() > LITERAL_CHUNK {
+            start
+        } else {
+            dst
+        };
+        self.emit(Op::NewMap {
+            dst: map,
+            start,
+            count: first.len() as u16,
+        });
         for (k, v) in &entries[first.len()..] {
             let mark = self.reg_mark();
             let kr = self.expr_any(k)?;
             let vr = self.expr_any(v)?;
-            self.emit(Op::MapInsert { map, key: kr, src: vr });
+            self.emit(Op::MapInsert {
+                map,
+                key: kr,
+                src: vr,
+            });
             self.free_to(mark);
         }
         if map != dst {
@@ -522,12 +678,26 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
 
     /// `[elem for ...]` or `{k: v for ...}`, built in a temporary (the iterables may
     /// read the variable being assigned) with the loop variables in their own scope.
-    fn comprehension(&mut self, elem: Option<&'a Expr>, entry: Option<(&'a Expr, &'a Expr)>, clauses: &'a [CompFor], dst: Reg) -> CResult<()> {
+    fn comprehension(
+        &mut self,
+        elem: Option<&'a Expr>,
+        entry: Option<(&'a Expr, &'a Expr)>,
+        clauses: &'a [CompFor],
+        dst: Reg,
+    ) -> CResult<()> {
         let acc = self.alloc()?;
         if elem.is_some() {
-            self.emit(Op::NewList { dst: acc, start: acc, count: 0 });
+            self.emit(Op::NewList {
+                dst: acc,
+                start: acc,
+                count: 0,
+            });
         } else {
-            self.emit(Op::NewMap { dst: acc, start: acc, count: 0 });
+            self.emit(Op::NewMap {
+                dst: acc,
+                start: acc,
+                count: 0,
+            });
         }
         self.push_scope();
         let mut loops = Vec::new(); // (top, exit jump, continue jumps)
@@ -542,7 +712,10 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                 Pattern::Name(id) => self.declare_local(&id.name, it + 1),
                 target => {
                     let r = self.alloc()?;
-                    self.emit(Op::Move { dst: r, src: it + 1 });
+                    self.emit(Op::Move {
+                        dst: r,
+                        src: it + 1,
+                    });
                     self.bind_pattern(target, r)?;
                 }
             }
@@ -563,7 +736,11 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
             (None, Some((k, v))) => {
                 let kr = self.expr_any(k)?;
                 let vr = self.expr_any(v)?;
-                self.emit(Op::MapInsert { map: acc, key: kr, src: vr });
+                self.emit(Op::MapInsert {
+                    map: acc,
+                    key: kr,
+                    src: vr,
+                });
             }
             (None, None) => unreachable!("a comprehension builds a list or a map"),
         }
@@ -601,14 +778,23 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
                         None => u16::MAX,
                     };
                     self.set_offset(expr.span.start);
-                    self.emit(Op::Format { dst: r, src: v, spec, repr: *repr });
+                    self.emit(Op::Format {
+                        dst: r,
+                        src: v,
+                        spec,
+                        repr: *repr,
+                    });
                 }
             }
         }
         if parts.len() == 1 && matches!(parts[0], FPart::Hole { .. }) {
             self.emit(Op::Move { dst, src: start });
         } else {
-            self.emit(Op::Concat { dst, start, count: parts.len() as u16 });
+            self.emit(Op::Concat {
+                dst,
+                start,
+                count: parts.len() as u16,
+            });
         }
         Ok(())
     }

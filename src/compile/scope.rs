@@ -138,7 +138,10 @@ fn walk_stmt(s: &Stmt, out: &mut NameSet, on_stmt: StmtFn, on_expr: ExprFn, on_f
                 on_expr(e, out)
             }
         }
-        StmtKind::If { branches, otherwise } => {
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
             for (c, b) in branches {
                 on_expr(c, out);
                 block(b, out);
@@ -164,7 +167,11 @@ fn walk_stmt(s: &Stmt, out: &mut NameSet, on_stmt: StmtFn, on_expr: ExprFn, on_f
                 on_fn(m, out);
             }
         }
-        StmtKind::Try { body, catch, finally } => {
+        StmtKind::Try {
+            body,
+            catch,
+            finally,
+        } => {
             block(body, out);
             if let Some((_, b)) = catch {
                 block(b, out);
@@ -197,7 +204,8 @@ fn walk_target(t: &Target, out: &mut NameSet, on_expr: ExprFn) {
 fn walk_expr(e: &Expr, out: &mut NameSet, on_expr: ExprFn, on_fn: FnFn) {
     use ExprKind::*;
     match &e.kind {
-        Nil | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | Name(_) | SelfRef | SuperAttr(_) => {}
+        Nil | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | Name(_) | SelfRef
+        | SuperAttr(_) => {}
         FString(parts) => {
             for p in parts {
                 if let FPart::Hole { expr, .. } = p {
@@ -216,12 +224,18 @@ fn walk_expr(e: &Expr, out: &mut NameSet, on_expr: ExprFn, on_fn: FnFn) {
             on_expr(elem, out);
             walk_clauses(clauses, out, on_expr);
         }
-        MapComp { key, value, clauses } => {
+        MapComp {
+            key,
+            value,
+            clauses,
+        } => {
             on_expr(key, out);
             on_expr(value, out);
             walk_clauses(clauses, out, on_expr);
         }
-        Unary { expr, .. } | Not(expr) | Spawn(expr) | Go(expr) | YieldFrom(expr) => on_expr(expr, out),
+        Unary { expr, .. } | Not(expr) | Spawn(expr) | Go(expr) | YieldFrom(expr) => {
+            on_expr(expr, out)
+        }
         Yield(v) => {
             if let Some(v) = v {
                 on_expr(v, out)
@@ -235,12 +249,20 @@ fn walk_expr(e: &Expr, out: &mut NameSet, on_expr: ExprFn, on_fn: FnFn) {
             on_expr(first, out);
             rest.iter().for_each(|(_, e, _)| on_expr(e, out));
         }
-        Ternary { cond, then, otherwise } => {
+        Ternary {
+            cond,
+            then,
+            otherwise,
+        } => {
             on_expr(cond, out);
             on_expr(then, out);
             on_expr(otherwise, out);
         }
-        Call { callee, args, named } => {
+        Call {
+            callee,
+            args,
+            named,
+        } => {
             on_expr(callee, out);
             args.iter().for_each(|a| on_expr(a, out));
             named.iter().for_each(|(_, a)| on_expr(a, out));
@@ -274,7 +296,10 @@ mod tests {
 
     #[test]
     fn finds_names_used_by_nested_functions() {
-        let b = parse_program("let n = 0\nlet m = 1\nlet f = fn() { n += 1 }\nfn g() { return fn() => self }").unwrap();
+        let b = parse_program(
+            "let n = 0\nlet m = 1\nlet f = fn() { n += 1 }\nfn g() { return fn() => self }",
+        )
+        .unwrap();
         let names = captured_names(&b);
         assert!(names.contains("n"));
         assert!(!names.contains("m"));
@@ -283,7 +308,8 @@ mod tests {
 
     #[test]
     fn top_level_declarations() {
-        let b = parse_program("let [a, [b]] = x\nfn f() {}\nclass C {}\nif x { let y = 1 }").unwrap();
+        let b =
+            parse_program("let [a, [b]] = x\nfn f() {}\nclass C {}\nif x { let y = 1 }").unwrap();
         let names: Vec<String> = top_level_names(&b).iter().map(|s| s.to_string()).collect();
         assert_eq!(names, ["a", "b", "f", "C"]);
     }

@@ -3,7 +3,7 @@
 
 use crate::value::format::{to_display, to_repr};
 use crate::value::func::{want_int, want_str};
-use crate::value::{Args, Exc, ErrorValue, Range, Value, VmResult};
+use crate::value::{Args, ErrorValue, Exc, Range, Value, VmResult};
 use crate::vm::Vm;
 use crate::vm::generator::generator_of;
 use std::rc::Rc;
@@ -16,7 +16,10 @@ fn print_to(vm: &mut Vm, args: Args, fname: &str, to_err: bool) -> VmResult<Valu
             Some(Value::Str(s)) => Ok(s.as_str().to_string()),
             Some(other) => {
                 let _ = vm;
-                Err(Exc::type_error(format!("{fname}() argument `{what}` must be a str, not {}", other.type_name())))
+                Err(Exc::type_error(format!(
+                    "{fname}() argument `{what}` must be a str, not {}",
+                    other.type_name()
+                )))
             }
         }
     };
@@ -108,7 +111,9 @@ fn len(vm: &mut Vm, args: Args) -> VmResult<Value> {
 
 fn range(_vm: &mut Vm, args: Args) -> VmResult<Value> {
     let [a, b, c] = args.bind("range", ["start", "stop", "step"], 1)?;
-    let int = |v: &Option<Value>, what: &str| -> VmResult<Option<i64>> { v.as_ref().map(|v| want_int("range", what, v)).transpose() };
+    let int = |v: &Option<Value>, what: &str| -> VmResult<Option<i64>> {
+        v.as_ref().map(|v| want_int("range", what, v)).transpose()
+    };
     let (start, stop) = match (int(&a, "start")?, int(&b, "stop")?) {
         (Some(stop), None) => (0, stop),
         (Some(start), Some(stop)) => (start, stop),
@@ -134,7 +139,9 @@ fn error(_vm: &mut Vm, args: Args) -> VmResult<Value> {
     let kind = kind.unwrap_or_default();
     let kind = want_str("error", "kind", &kind)?;
     if kind.is_empty() || !kind.chars().all(|c| c.is_alphanumeric() || c == '_') {
-        return Err(Exc::value_error(format!("error kind must be a name like `MyError`, not {kind:?}")));
+        return Err(Exc::value_error(format!(
+            "error kind must be a name like `MyError`, not {kind:?}"
+        )));
     }
     let message = match message {
         None => String::new(),
@@ -167,10 +174,18 @@ fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
         let h = h.clone();
         match h.0.next(vm, &it) {
             Some(r) => r?,
-            None => return Err(Exc::type_error(format!("{} is not an iterator", it.type_name()))),
+            None => {
+                return Err(Exc::type_error(format!(
+                    "{} is not an iterator",
+                    it.type_name()
+                )));
+            }
         }
     } else {
-        return Err(Exc::type_error(format!("{} is not an iterator (make one with a generator)", it.type_name())));
+        return Err(Exc::type_error(format!(
+            "{} is not an iterator (make one with a generator)",
+            it.type_name()
+        )));
     };
     match (item, default) {
         (Some(v), _) => Ok(v),
@@ -179,10 +194,16 @@ fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
     }
 }
 
+/// `exit(code = 0)`. As in Python, `exit("message")` prints the message to
+/// stderr and exits with status 1; a status is taken modulo 256 by the OS.
 fn exit(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let [code] = args.bind("exit", ["code"], 0)?;
     let code = match code {
         None | Some(Value::Nil) => 0,
+        Some(Value::Str(s)) => {
+            vm.write_err(&format!("{}\n", s.as_str()));
+            1
+        }
         Some(v) => want_int("exit", "code", &v)? as i32,
     };
     vm.flush();

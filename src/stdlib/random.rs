@@ -20,17 +20,28 @@ fn splitmix(x: &mut u64) -> u64 {
 impl Rng {
     pub fn from_seed(seed: u64) -> Rng {
         let mut x = seed;
-        Rng { s: [splitmix(&mut x), splitmix(&mut x), splitmix(&mut x), splitmix(&mut x)] }
+        Rng {
+            s: [
+                splitmix(&mut x),
+                splitmix(&mut x),
+                splitmix(&mut x),
+                splitmix(&mut x),
+            ],
+        }
     }
 
     /// Seeded from the clock, the pid and an address: unpredictable enough for
     /// scripts, and different in every process.
     pub fn from_entropy() -> Rng {
         let mut seed = [0u8; 8];
-        let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed)).is_ok();
+        let from_os = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+            .is_ok();
         let mut x = u64::from_le_bytes(seed);
         if !from_os {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
             x = t ^ ((std::process::id() as u64) << 32) ^ (&seed as *const _ as u64);
         }
         Rng::from_seed(x)
@@ -85,7 +96,11 @@ fn randint(vm: &mut Vm, args: Args) -> VmResult<Value> {
         return Err(Exc::value_error(format!("randint({a}, {b}): empty range")));
     }
     let span = (b as i128 - a as i128 + 1) as u128;
-    let r = if span > u64::MAX as u128 { vm.rng.next_u64() as i128 } else { vm.rng.below(span as u64) as i128 };
+    let r = if span > u64::MAX as u128 {
+        vm.rng.next_u64() as i128
+    } else {
+        vm.rng.below(span as u64) as i128
+    };
     Ok(Value::Int((a as i128 + r) as i64))
 }
 
@@ -110,7 +125,10 @@ fn shuffle(vm: &mut Vm, args: Args) -> VmResult<Value> {
             }
             Ok(Value::Nil)
         }
-        Some(other) => Err(Exc::type_error(format!("shuffle() needs a list, not {}", other.type_name()))),
+        Some(other) => Err(Exc::type_error(format!(
+            "shuffle() needs a list, not {}",
+            other.type_name()
+        ))),
         None => Ok(Value::Nil),
     }
 }
@@ -124,7 +142,12 @@ fn seed(vm: &mut Vm, args: Args) -> VmResult<Value> {
                 Value::Int(i) => *i as u64,
                 Value::Float(f) => f.to_bits(),
                 Value::Str(s) => crate::value::map::hash_value(&Value::Str(s.clone())).unwrap_or(0),
-                other => return Err(Exc::type_error(format!("seed() needs an int, float or str, not {}", other.type_name()))),
+                other => {
+                    return Err(Exc::type_error(format!(
+                        "seed() needs an int, float or str, not {}",
+                        other.type_name()
+                    )));
+                }
             };
             Rng::from_seed(s)
         }
@@ -132,5 +155,11 @@ fn seed(vm: &mut Vm, args: Args) -> VmResult<Value> {
     Ok(Value::Nil)
 }
 
-pub const FUNCS: &[(&str, crate::value::NativeFn)] =
-    &[("random", random), ("uniform", uniform), ("randint", randint), ("choice", choice), ("shuffle", shuffle), ("seed", seed)];
+pub const FUNCS: &[(&str, crate::value::NativeFn)] = &[
+    ("random", random),
+    ("uniform", uniform),
+    ("randint", randint),
+    ("choice", choice),
+    ("shuffle", shuffle),
+    ("seed", seed),
+];

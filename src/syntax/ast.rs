@@ -12,7 +12,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 
@@ -33,22 +36,50 @@ pub struct Stmt {
 
 #[derive(Debug)]
 pub enum StmtKind {
-    Let { target: Pattern, value: Expr },
+    Let {
+        target: Pattern,
+        value: Expr,
+    },
     /// `target = value` or, with `op`, `target op= value`.
-    Assign { target: Target, op: Option<BinOp>, value: Expr },
+    Assign {
+        target: Target,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     Expr(Expr),
-    If { branches: Vec<(Expr, Block)>, otherwise: Option<Block> },
-    While { cond: Expr, body: Block },
-    For { target: Pattern, iter: Expr, body: Block },
+    If {
+        branches: Vec<(Expr, Block)>,
+        otherwise: Option<Block>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    For {
+        target: Pattern,
+        iter: Expr,
+        body: Block,
+    },
     Break,
     Continue,
     Return(Option<Expr>),
     Fn(Rc<FnDef>),
     Class(Rc<ClassDef>),
-    Try { body: Block, catch: Option<(Option<Ident>, Block)>, finally: Option<Block> },
+    Try {
+        body: Block,
+        catch: Option<(Option<Ident>, Block)>,
+        finally: Option<Block>,
+    },
     Throw(Expr),
-    With { subject: Expr, name: Option<Ident>, body: Block },
-    Import { path: String, alias: Ident },
+    With {
+        subject: Expr,
+        name: Option<Ident>,
+        body: Block,
+    },
+    Import {
+        path: String,
+        alias: Ident,
+    },
 }
 
 /// Left-hand side of `let` and `for`: a name or a (nested) list of names.
@@ -110,20 +141,57 @@ pub enum ExprKind {
     SelfRef,
     List(Vec<Expr>),
     Map(Vec<(Expr, Expr)>),
-    ListComp { elem: Box<Expr>, clauses: Vec<CompFor> },
-    MapComp { key: Box<Expr>, value: Box<Expr>, clauses: Vec<CompFor> },
-    Unary { op: UnOp, expr: Box<Expr> },
-    Binary { op: BinOp, left: Box<Expr>, right: Box<Expr>, op_span: Span },
+    ListComp {
+        elem: Box<Expr>,
+        clauses: Vec<CompFor>,
+    },
+    MapComp {
+        key: Box<Expr>,
+        value: Box<Expr>,
+        clauses: Vec<CompFor>,
+    },
+    Unary {
+        op: UnOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        op_span: Span,
+    },
     /// `a < b <= c`: operands and the operators between them (Python chaining).
-    Compare { first: Box<Expr>, rest: Vec<(CmpOp, Expr, Span)> },
+    Compare {
+        first: Box<Expr>,
+        rest: Vec<(CmpOp, Expr, Span)>,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
-    Call { callee: Box<Expr>, args: Vec<Expr>, named: Vec<(Ident, Expr)> },
-    Index { obj: Box<Expr>, index: Box<Expr> },
-    Slice { obj: Box<Expr>, lo: Option<Box<Expr>>, hi: Option<Box<Expr>>, step: Option<Box<Expr>> },
-    Attr { obj: Box<Expr>, name: Ident },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+        named: Vec<(Ident, Expr)>,
+    },
+    Index {
+        obj: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Slice {
+        obj: Box<Expr>,
+        lo: Option<Box<Expr>>,
+        hi: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
+    },
+    Attr {
+        obj: Box<Expr>,
+        name: Ident,
+    },
     SuperAttr(Ident),
     Lambda(Rc<FnDef>),
     Spawn(Box<Expr>),
@@ -135,7 +203,11 @@ pub enum ExprKind {
 #[derive(Debug)]
 pub enum FPart {
     Lit(String),
-    Hole { expr: Expr, repr: bool, spec: Option<String> },
+    Hole {
+        expr: Expr,
+        repr: bool,
+        spec: Option<String>,
+    },
 }
 
 #[derive(Debug)]

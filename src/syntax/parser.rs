@@ -32,7 +32,12 @@ pub struct SyntaxError {
 
 impl SyntaxError {
     pub fn new(kind: &'static str, message: impl Into<String>, offset: usize) -> SyntaxError {
-        SyntaxError { kind, message: message.into(), offset, incomplete: false }
+        SyntaxError {
+            kind,
+            message: message.into(),
+            offset,
+            incomplete: false,
+        }
     }
     fn parse(message: impl Into<String>, offset: usize) -> SyntaxError {
         SyntaxError::new("ParseError", message, offset)
@@ -54,8 +59,13 @@ pub fn parse_program(src: &str) -> R<Block> {
 fn parse_checked(src: &str) -> R<Block> {
     pest::set_error_detail(true);
     let mut pairs = ProcParser::parse(Rule::program, src).map_err(|e| convert_error(src, e))?;
-    let program = pairs.next().expect("pest returns the program pair on success");
-    let body = program.into_inner().next().expect("program contains its body");
+    let program = pairs
+        .next()
+        .expect("pest returns the program pair on success");
+    let body = program
+        .into_inner()
+        .next()
+        .expect("program contains its body");
     let mut b = Builder { depth: 0 };
     b.stmts(body.into_inner())
 }
@@ -92,7 +102,8 @@ fn prescan(src: &str) -> R<()> {
                 continue;
             }
             b'"' | b'\'' => {
-                let is_f = i > 0 && matches!(bytes[i - 1], b'f' | b'F') && !ident_before(bytes, i - 1);
+                let is_f =
+                    i > 0 && matches!(bytes[i - 1], b'f' | b'F') && !ident_before(bytes, i - 1);
                 i = skip_string(src, i, is_f, &mut fstring_holes, depth)?;
                 if let Some(&(d, _, _)) = fstring_holes.last() {
                     if d == depth + 1 && i < bytes.len() && bytes[i] == b'{' {
@@ -119,7 +130,14 @@ fn prescan(src: &str) -> R<()> {
                             // end of an f-string hole: continue scanning the string
                             fstring_holes.pop();
                             depth = depth.saturating_sub(1);
-                            i = continue_fstring(src, i + 1, quote, triple, &mut fstring_holes, depth)?;
+                            i = continue_fstring(
+                                src,
+                                i + 1,
+                                quote,
+                                triple,
+                                &mut fstring_holes,
+                                depth,
+                            )?;
                             if let Some(&(d2, _, _)) = fstring_holes.last() {
                                 if d2 == depth + 1 && i < bytes.len() && bytes[i] == b'{' {
                                     depth += 1;
@@ -143,7 +161,10 @@ fn prescan(src: &str) -> R<()> {
 }
 
 fn too_deep(offset: usize) -> SyntaxError {
-    SyntaxError::parse(format!("too many nested brackets or blocks (the limit is {MAX_DEPTH})"), offset)
+    SyntaxError::parse(
+        format!("too many nested brackets or blocks (the limit is {MAX_DEPTH})"),
+        offset,
+    )
 }
 
 fn ident_before(bytes: &[u8], i: usize) -> bool {
@@ -153,7 +174,13 @@ fn ident_before(bytes: &[u8], i: usize) -> bool {
 /// Skips the string starting with the quote at `start`; returns the offset after
 /// it, or, for an f-string that reaches a `{` hole, the offset of that `{` with the
 /// hole recorded in `holes`.
-fn skip_string(src: &str, start: usize, is_f: bool, holes: &mut Vec<(usize, u8, bool)>, depth: usize) -> R<usize> {
+fn skip_string(
+    src: &str,
+    start: usize,
+    is_f: bool,
+    holes: &mut Vec<(usize, u8, bool)>,
+    depth: usize,
+) -> R<usize> {
     let bytes = src.as_bytes();
     let quote = bytes[start];
     let triple = bytes.len() >= start + 3 && bytes[start + 1] == quote && bytes[start + 2] == quote;
@@ -164,7 +191,14 @@ fn skip_string(src: &str, start: usize, is_f: bool, holes: &mut Vec<(usize, u8, 
     scan_body(src, start, body, quote, triple, false)
 }
 
-fn continue_fstring(src: &str, from: usize, quote: u8, triple: bool, holes: &mut Vec<(usize, u8, bool)>, depth: usize) -> R<usize> {
+fn continue_fstring(
+    src: &str,
+    from: usize,
+    quote: u8,
+    triple: bool,
+    holes: &mut Vec<(usize, u8, bool)>,
+    depth: usize,
+) -> R<usize> {
     scan_fstring_body(src, from, from, quote, triple, holes, depth)
 }
 
@@ -247,7 +281,9 @@ fn convert_error(src: &str, e: pest::error::Error<Rule>) -> SyntaxError {
             // ParsingToken is not nameable outside pest; its Display gives the literal,
             // `a..z` for a character range and BUILTIN_RULE for XID_START and the like.
             let shown = t.to_string();
-            let text = if shown == "BUILTIN_RULE" || (shown.chars().count() == 4 && shown.contains("..")) {
+            let text = if shown == "BUILTIN_RULE"
+                || (shown.chars().count() == 4 && shown.contains(".."))
+            {
                 "<expr>".to_string()
             } else {
                 shown
@@ -257,7 +293,10 @@ fn convert_error(src: &str, e: pest::error::Error<Rule>) -> SyntaxError {
     }
     let found = describe_found(src, offset);
     let at_end = src[offset.min(src.len())..].trim().is_empty();
-    let mut err = SyntaxError::parse(format!("expected {}, found {}", describe_expected(&expected), found), offset);
+    let mut err = SyntaxError::parse(
+        format!("expected {}, found {}", describe_expected(&expected), found),
+        offset,
+    );
     err.incomplete = at_end;
     err
 }
@@ -265,7 +304,9 @@ fn convert_error(src: &str, e: pest::error::Error<Rule>) -> SyntaxError {
 /// Turns pest's expected tokens into the short list a person wants to read:
 /// closing brackets and separators first; otherwise "an expression".
 fn describe_expected(tokens: &[String]) -> String {
-    const STRUCTURAL: &[&str] = &[")", "]", "}", ",", ":", "=", "{", "=>", "in", "as", "else", "\n", ";"];
+    const STRUCTURAL: &[&str] = &[
+        ")", "]", "}", ",", ":", "=", "{", "=>", "in", "as", "else", "\n", ";",
+    ];
     let mut structural: Vec<&str> = Vec::new();
     let mut wants_expr = false;
     for t in tokens {
@@ -274,7 +315,13 @@ fn describe_expected(tokens: &[String]) -> String {
             if !structural.contains(&t) {
                 structural.push(t);
             }
-        } else if t == "<expr>" || t == "(" || t == "[" || t == "\"" || t == "-" || t.chars().all(|c| c.is_alphabetic()) {
+        } else if t == "<expr>"
+            || t == "("
+            || t == "["
+            || t == "\""
+            || t == "-"
+            || t.chars().all(|c| c.is_alphabetic())
+        {
             wants_expr = true;
         }
     }
@@ -285,7 +332,9 @@ fn describe_expected(tokens: &[String]) -> String {
     if newline_ok {
         items.push("end of statement".into());
     }
-    if items.is_empty() || (wants_expr && items.len() < 2 && !newline_ok && items.iter().all(|i| i != "`)`")) {
+    if items.is_empty()
+        || (wants_expr && items.len() < 2 && !newline_ok && items.iter().all(|i| i != "`)`"))
+    {
         if wants_expr && items.is_empty() {
             return "an expression".into();
         }
@@ -309,7 +358,11 @@ fn describe_found(src: &str, offset: usize) -> String {
         None => "end of input".into(),
         Some('\n') => "end of line".into(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(24).collect();
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .take(24)
+                .collect();
             format!("`{word}`")
         }
         Some(c) => format!("`{c}`"),
@@ -329,7 +382,10 @@ fn span_of(p: &Pair<Rule>) -> Span {
 }
 
 fn ident(p: Pair<Rule>) -> Ident {
-    Ident { name: Rc::from(p.as_str()), span: span_of(&p) }
+    Ident {
+        name: Rc::from(p.as_str()),
+        span: span_of(&p),
+    }
 }
 
 fn is_bracket(r: Rule) -> bool {
@@ -359,7 +415,10 @@ impl Builder {
     fn enter(&mut self, span: Span) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH * 2 {
-            return Err(SyntaxError::parse("expression is too deeply nested", span.start as usize));
+            return Err(SyntaxError::parse(
+                "expression is too deeply nested",
+                span.start as usize,
+            ));
         }
         Ok(())
     }
@@ -398,7 +457,10 @@ impl Builder {
             Rule::expr_stmt => {
                 let first = self.expr(it.next().expect("expression statement"))?;
                 let Some(op_pair) = it.next() else {
-                    return Ok(Stmt { kind: StmtKind::Expr(first), span });
+                    return Ok(Stmt {
+                        kind: StmtKind::Expr(first),
+                        span,
+                    });
                 };
                 let value = self.expr(it.next().expect("assignment has a value"))?;
                 let target = to_target(first)?;
@@ -407,7 +469,10 @@ impl Builder {
                     s => Some(binop_of(&s[..s.len() - 1])),
                 };
                 if op.is_some() && matches!(target, Target::List(..)) {
-                    return Err(SyntaxError::parse("cannot use an augmented assignment with a list of targets", span.start as usize));
+                    return Err(SyntaxError::parse(
+                        "cannot use an augmented assignment with a list of targets",
+                        span.start as usize,
+                    ));
                 }
                 StmtKind::Assign { target, op, value }
             }
@@ -429,7 +494,10 @@ impl Builder {
                 let _ = off;
                 it.next(); // as
                 let alias = ident(it.next().expect("import has an alias"));
-                StmtKind::Import { path: path.to_string(), alias }
+                StmtKind::Import {
+                    path: path.to_string(),
+                    alias,
+                }
             }
             Rule::if_stmt => {
                 it.next(); // if
@@ -449,7 +517,10 @@ impl Builder {
                         otherwise = Some(self.block(pi.next().expect("else body"))?);
                     }
                 }
-                StmtKind::If { branches, otherwise }
+                StmtKind::If {
+                    branches,
+                    otherwise,
+                }
             }
             Rule::while_stmt => {
                 it.next();
@@ -484,7 +555,12 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::Class(Rc::new(ClassDef { name, parent, methods, span }))
+                StmtKind::Class(Rc::new(ClassDef {
+                    name,
+                    parent,
+                    methods,
+                    span,
+                }))
             }
             Rule::try_stmt => {
                 it.next();
@@ -506,16 +582,26 @@ impl Builder {
                             catch = Some((name, blk.expect("catch has a block")));
                         }
                         Rule::finally_part => {
-                            let b = part.into_inner().find(|c| c.as_rule() == Rule::block).expect("finally block");
+                            let b = part
+                                .into_inner()
+                                .find(|c| c.as_rule() == Rule::block)
+                                .expect("finally block");
                             finally = Some(self.block(b)?);
                         }
                         _ => {}
                     }
                 }
                 if catch.is_none() && finally.is_none() {
-                    return Err(SyntaxError::parse("expected `catch` or `finally` after a `try` block", span.end as usize));
+                    return Err(SyntaxError::parse(
+                        "expected `catch` or `finally` after a `try` block",
+                        span.end as usize,
+                    ));
                 }
-                StmtKind::Try { body, catch, finally }
+                StmtKind::Try {
+                    body,
+                    catch,
+                    finally,
+                }
             }
             Rule::with_stmt => {
                 it.next();
@@ -529,19 +615,33 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::With { subject, name, body: body.expect("with body") }
+                StmtKind::With {
+                    subject,
+                    name,
+                    body: body.expect("with body"),
+                }
             }
             other => unreachable!("unexpected statement rule {other:?}"),
         };
         Ok(Stmt { kind, span })
     }
 
-    fn fn_decl<'i>(&mut self, span: Span, mut it: impl Iterator<Item = Pair<'i, Rule>>) -> R<Rc<FnDef>> {
+    fn fn_decl<'i>(
+        &mut self,
+        span: Span,
+        mut it: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> R<Rc<FnDef>> {
         it.next(); // fn
         let name = ident(it.next().expect("fn name"));
         let params = self.params(it.next().expect("fn params"))?;
         let body = self.block(it.next().expect("fn body"))?;
-        Ok(Rc::new(FnDef { is_generator: contains_yield(&body), name, params, body, span }))
+        Ok(Rc::new(FnDef {
+            is_generator: contains_yield(&body),
+            name,
+            params,
+            body,
+            span,
+        }))
     }
 
     fn params(&mut self, p: Pair<Rule>) -> R<Vec<Param>> {
@@ -551,11 +651,17 @@ impl Builder {
             let name = ident(pi.next().expect("param name"));
             let default = pi.next().map(|d| self.expr(d)).transpose()?;
             if out.iter().any(|q| q.name.name == name.name) {
-                return Err(SyntaxError::parse(format!("duplicate parameter `{}`", name.name), name.span.start as usize));
+                return Err(SyntaxError::parse(
+                    format!("duplicate parameter `{}`", name.name),
+                    name.span.start as usize,
+                ));
             }
             if default.is_none() && out.iter().any(|q| q.default.is_some()) {
                 return Err(SyntaxError::parse(
-                    format!("parameter `{}` without a default follows one with a default", name.name),
+                    format!(
+                        "parameter `{}` without a default follows one with a default",
+                        name.name
+                    ),
                     name.span.start as usize,
                 ));
             }
@@ -570,7 +676,9 @@ impl Builder {
             Rule::ident => Ok(Pattern::Name(ident(child))),
             Rule::list_pattern => {
                 let span = span_of(&child);
-                let items = inner(child).map(|c| self.pattern(c)).collect::<R<Vec<_>>>()?;
+                let items = inner(child)
+                    .map(|c| self.pattern(c))
+                    .collect::<R<Vec<_>>>()?;
                 Ok(Pattern::List(items, span))
             }
             other => unreachable!("unexpected pattern rule {other:?}"),
@@ -605,7 +713,10 @@ impl Builder {
                         let e = self.expr(it.next().expect("yield from operand"))?;
                         Ok(expr_of(ExprKind::YieldFrom(Box::new(e)), span))
                     }
-                    Some(e) => Ok(expr_of(ExprKind::Yield(Some(Box::new(self.expr(e)?))), span)),
+                    Some(e) => Ok(expr_of(
+                        ExprKind::Yield(Some(Box::new(self.expr(e)?))),
+                        span,
+                    )),
                 }
             }
             Rule::ternary => {
@@ -617,16 +728,35 @@ impl Builder {
                 let cond = self.expr(it.next().expect("ternary condition"))?;
                 it.next(); // else
                 let otherwise = self.expr(it.next().expect("ternary else"))?;
-                Ok(expr_of(ExprKind::Ternary { cond: Box::new(cond), then: Box::new(value), otherwise: Box::new(otherwise) }, span))
+                Ok(expr_of(
+                    ExprKind::Ternary {
+                        cond: Box::new(cond),
+                        then: Box::new(value),
+                        otherwise: Box::new(otherwise),
+                    },
+                    span,
+                ))
             }
             Rule::or_expr | Rule::and_expr => {
                 let is_or = p.as_rule() == Rule::or_expr;
-                let mut it = p.into_inner().filter(|c| !matches!(c.as_rule(), Rule::kw_or | Rule::kw_and));
+                let mut it = p
+                    .into_inner()
+                    .filter(|c| !matches!(c.as_rule(), Rule::kw_or | Rule::kw_and));
                 let mut acc = self.expr(it.next().expect("operand"))?;
                 for rhs in it {
                     let r = self.expr(rhs)?;
-                    let s = Span { start: acc.span.start, end: r.span.end };
-                    acc = expr_of(if is_or { ExprKind::Or(Box::new(acc), Box::new(r)) } else { ExprKind::And(Box::new(acc), Box::new(r)) }, s);
+                    let s = Span {
+                        start: acc.span.start,
+                        end: r.span.end,
+                    };
+                    acc = expr_of(
+                        if is_or {
+                            ExprKind::Or(Box::new(acc), Box::new(r))
+                        } else {
+                            ExprKind::And(Box::new(acc), Box::new(r))
+                        },
+                        s,
+                    );
                 }
                 Ok(acc)
             }
@@ -635,7 +765,10 @@ impl Builder {
                 let (nots, rest) = children.split_at(children.len() - 1);
                 let mut e = self.expr(rest[0].clone())?;
                 for n in nots.iter().rev() {
-                    let s = Span { start: span_of(n).start, end: e.span.end };
+                    let s = Span {
+                        start: span_of(n).start,
+                        end: e.span.end,
+                    };
                     e = expr_of(ExprKind::Not(Box::new(e)), s);
                 }
                 Ok(e)
@@ -663,17 +796,39 @@ impl Builder {
                 if rest.is_empty() {
                     return Ok(first);
                 }
-                Ok(expr_of(ExprKind::Compare { first: Box::new(first), rest }, span))
+                Ok(expr_of(
+                    ExprKind::Compare {
+                        first: Box::new(first),
+                        rest,
+                    },
+                    span,
+                ))
             }
-            Rule::bit_or | Rule::bit_xor | Rule::bit_and | Rule::shift | Rule::sum | Rule::product => {
+            Rule::bit_or
+            | Rule::bit_xor
+            | Rule::bit_and
+            | Rule::shift
+            | Rule::sum
+            | Rule::product => {
                 let mut it = p.into_inner();
                 let mut acc = self.expr(it.next().expect("operand"))?;
                 while let Some(op) = it.next() {
                     let op_span = span_of(&op);
                     let bop = binop_of(op.as_str());
                     let rhs = self.expr(it.next().expect("operand"))?;
-                    let s = Span { start: acc.span.start, end: rhs.span.end };
-                    acc = expr_of(ExprKind::Binary { op: bop, left: Box::new(acc), right: Box::new(rhs), op_span }, s);
+                    let s = Span {
+                        start: acc.span.start,
+                        end: rhs.span.end,
+                    };
+                    acc = expr_of(
+                        ExprKind::Binary {
+                            op: bop,
+                            left: Box::new(acc),
+                            right: Box::new(rhs),
+                            op_span,
+                        },
+                        s,
+                    );
                 }
                 Ok(acc)
             }
@@ -711,14 +866,36 @@ impl Builder {
         let (mut acc_span, mut acc_prefixes, mut acc) = links.pop().expect("non-empty");
         while let Some((op_span, prefixes, operand)) = links.pop() {
             let rhs = apply_prefixes(&acc_prefixes, acc);
-            let s = Span { start: operand.span.start, end: rhs.span.end };
-            acc = expr_of(ExprKind::Binary { op: BinOp::Pow, left: Box::new(operand), right: Box::new(rhs), op_span: acc_span }, s);
+            let s = Span {
+                start: operand.span.start,
+                end: rhs.span.end,
+            };
+            acc = expr_of(
+                ExprKind::Binary {
+                    op: BinOp::Pow,
+                    left: Box::new(operand),
+                    right: Box::new(rhs),
+                    op_span: acc_span,
+                },
+                s,
+            );
             acc_span = op_span;
             acc_prefixes = prefixes;
         }
         let rhs = apply_prefixes(&acc_prefixes, acc);
-        let s = Span { start: base.span.start, end: rhs.span.end };
-        Ok(expr_of(ExprKind::Binary { op: BinOp::Pow, left: Box::new(base), right: Box::new(rhs), op_span: acc_span }, s))
+        let s = Span {
+            start: base.span.start,
+            end: rhs.span.end,
+        };
+        Ok(expr_of(
+            ExprKind::Binary {
+                op: BinOp::Pow,
+                left: Box::new(base),
+                right: Box::new(rhs),
+                op_span: acc_span,
+            },
+            s,
+        ))
     }
 
     fn postfix(&mut self, p: Pair<Rule>) -> R<Expr> {
@@ -726,7 +903,10 @@ impl Builder {
         let mut acc = self.primary(it.next().expect("postfix primary"))?;
         for op in it {
             let op_span = span_of(&op);
-            let s = Span { start: acc.span.start, end: op_span.end };
+            let s = Span {
+                start: acc.span.start,
+                end: op_span.end,
+            };
             acc = match op.as_rule() {
                 Rule::call_args => {
                     let mut args = Vec::new();
@@ -738,44 +918,91 @@ impl Builder {
                             let name = ident(ni.next().expect("named arg name"));
                             let value = self.expr(ni.next().expect("named arg value"))?;
                             if named.iter().any(|(n, _)| n.name == name.name) {
-                                return Err(SyntaxError::parse(format!("argument `{}` given twice", name.name), name.span.start as usize));
+                                return Err(SyntaxError::parse(
+                                    format!("argument `{}` given twice", name.name),
+                                    name.span.start as usize,
+                                ));
                             }
                             named.push((name, value));
                         } else {
                             if !named.is_empty() {
-                                return Err(SyntaxError::parse("a positional argument cannot follow a named one", span_of(&child).start as usize));
+                                return Err(SyntaxError::parse(
+                                    "a positional argument cannot follow a named one",
+                                    span_of(&child).start as usize,
+                                ));
                             }
                             args.push(self.expr(child)?);
                         }
                     }
                     // the call's own location is its opening bracket
-                    let call_span = Span { start: op_span.start, end: op_span.end };
+                    let call_span = Span {
+                        start: op_span.start,
+                        end: op_span.end,
+                    };
                     let _ = call_span;
-                    expr_of(ExprKind::Call { callee: Box::new(acc), args, named }, s)
+                    expr_of(
+                        ExprKind::Call {
+                            callee: Box::new(acc),
+                            args,
+                            named,
+                        },
+                        s,
+                    )
                 }
                 Rule::index => {
                     let parts: Vec<Pair<Rule>> = inner(op).collect();
                     let is_slice = parts.iter().any(|p| p.as_rule() == Rule::colon);
                     let mut exprs = Vec::new();
-                    for sp in parts.into_iter().filter(|p| p.as_rule() == Rule::slice_part) {
-                        exprs.push(sp.into_inner().next().map(|e| self.expr(e).map(Box::new)).transpose()?);
+                    for sp in parts
+                        .into_iter()
+                        .filter(|p| p.as_rule() == Rule::slice_part)
+                    {
+                        exprs.push(
+                            sp.into_inner()
+                                .next()
+                                .map(|e| self.expr(e).map(Box::new))
+                                .transpose()?,
+                        );
                     }
                     let mut exprs = exprs.into_iter();
                     let lo = exprs.next().flatten();
                     if is_slice {
                         let hi = exprs.next().flatten();
                         let step = exprs.next().flatten();
-                        expr_of(ExprKind::Slice { obj: Box::new(acc), lo, hi, step }, s)
+                        expr_of(
+                            ExprKind::Slice {
+                                obj: Box::new(acc),
+                                lo,
+                                hi,
+                                step,
+                            },
+                            s,
+                        )
                     } else {
                         let Some(index) = lo else {
-                            return Err(SyntaxError::parse("expected an index", op_span.end as usize - 1));
+                            return Err(SyntaxError::parse(
+                                "expected an index",
+                                op_span.end as usize - 1,
+                            ));
                         };
-                        expr_of(ExprKind::Index { obj: Box::new(acc), index }, s)
+                        expr_of(
+                            ExprKind::Index {
+                                obj: Box::new(acc),
+                                index,
+                            },
+                            s,
+                        )
                     }
                 }
                 Rule::attr => {
                     let name = ident(op.into_inner().next().expect("attribute name"));
-                    expr_of(ExprKind::Attr { obj: Box::new(acc), name }, s)
+                    expr_of(
+                        ExprKind::Attr {
+                            obj: Box::new(acc),
+                            name,
+                        },
+                        s,
+                    )
                 }
                 other => unreachable!("unexpected postfix rule {other:?}"),
             };
@@ -789,14 +1016,18 @@ impl Builder {
             Rule::int => ExprKind::Int(parse_int(p.as_str(), span.start as usize)?),
             Rule::float => {
                 let text: String = p.as_str().chars().filter(|c| *c != '_').collect();
-                let v: f64 = text.parse().map_err(|_| SyntaxError::parse("invalid float literal", span.start as usize))?;
+                let v: f64 = text.parse().map_err(|_| {
+                    SyntaxError::parse("invalid float literal", span.start as usize)
+                })?;
                 ExprKind::Float(v)
             }
             Rule::string => ExprKind::Str(self.string_literal(p)?),
             Rule::bytes => {
                 let body = p.into_inner().next().expect("bytes body");
                 let off = body.as_span().start();
-                ExprKind::Bytes(Rc::from(decode_escapes(body.as_str(), off, true)?.into_bytes_lossless()))
+                ExprKind::Bytes(Rc::from(
+                    decode_escapes(body.as_str(), off, true)?.into_bytes_lossless(),
+                ))
             }
             Rule::fstring => ExprKind::FString(self.fstring(p)?),
             Rule::kw_nil => ExprKind::Nil,
@@ -805,7 +1036,10 @@ impl Builder {
             Rule::kw_self => ExprKind::SelfRef,
             Rule::ident => ExprKind::Name(ident(p)),
             Rule::super_attr => {
-                let name = p.into_inner().find(|c| c.as_rule() == Rule::ident).expect("super attribute");
+                let name = p
+                    .into_inner()
+                    .find(|c| c.as_rule() == Rule::ident)
+                    .expect("super attribute");
                 ExprKind::SuperAttr(ident(name))
             }
             Rule::paren => {
@@ -824,16 +1058,32 @@ impl Builder {
                 } else {
                     let e = self.expr(body_pair)?;
                     let s = e.span;
-                    vec![Stmt { kind: StmtKind::Return(Some(e)), span: s }]
+                    vec![Stmt {
+                        kind: StmtKind::Return(Some(e)),
+                        span: s,
+                    }]
                 };
-                let name = Ident { name: Rc::from("<lambda>"), span };
-                ExprKind::Lambda(Rc::new(FnDef { is_generator: contains_yield(&body), name, params, body, span }))
+                let name = Ident {
+                    name: Rc::from("<lambda>"),
+                    span,
+                };
+                ExprKind::Lambda(Rc::new(FnDef {
+                    is_generator: contains_yield(&body),
+                    name,
+                    params,
+                    body,
+                    span,
+                }))
             }
             Rule::spawn_expr | Rule::go_expr => {
                 let is_spawn = p.as_rule() == Rule::spawn_expr;
                 let target = p.into_inner().nth(1).expect("spawn/go operand");
                 let e = Box::new(self.postfix(target)?);
-                if is_spawn { ExprKind::Spawn(e) } else { ExprKind::Go(e) }
+                if is_spawn {
+                    ExprKind::Spawn(e)
+                } else {
+                    ExprKind::Go(e)
+                }
             }
             Rule::list => {
                 let mut items = Vec::new();
@@ -869,7 +1119,11 @@ impl Builder {
                     ExprKind::Map(entries)
                 } else {
                     let (key, value) = entries.pop().expect("a comprehension has an entry");
-                    ExprKind::MapComp { key: Box::new(key), value: Box::new(value), clauses }
+                    ExprKind::MapComp {
+                        key: Box::new(key),
+                        value: Box::new(value),
+                        clauses,
+                    }
                 }
             }
             Rule::expr | Rule::ternary | Rule::postfix => return self.expr(p),
@@ -889,13 +1143,19 @@ impl Builder {
             let e = c.into_inner().nth(1).expect("comprehension condition");
             conds.push(self.expr(e)?);
         }
-        Ok(CompFor { target, iter, conds })
+        Ok(CompFor {
+            target,
+            iter,
+            conds,
+        })
     }
 
     fn string_literal(&mut self, p: Pair<Rule>) -> R<Rc<str>> {
         let body = p.into_inner().next().expect("string body");
         let off = body.as_span().start();
-        Ok(Rc::from(decode_escapes(body.as_str(), off, false)?.into_string()))
+        Ok(Rc::from(
+            decode_escapes(body.as_str(), off, false)?.into_string(),
+        ))
     }
 
     fn fstring(&mut self, p: Pair<Rule>) -> R<Vec<FPart>> {
@@ -919,7 +1179,11 @@ impl Builder {
                             _ => {}
                         }
                     }
-                    parts.push(FPart::Hole { expr: expr.expect("f-string hole has an expression"), repr, spec });
+                    parts.push(FPart::Hole {
+                        expr: expr.expect("f-string hole has an expression"),
+                        repr,
+                        spec,
+                    });
                 }
                 _ => {}
             }
@@ -930,13 +1194,26 @@ impl Builder {
 
 fn apply_prefixes(prefixes: &[Pair<Rule>], mut e: Expr) -> Expr {
     for op in prefixes.iter().rev() {
-        let s = Span { start: span_of(op).start, end: e.span.end };
-        let un = if op.as_str() == "-" { UnOp::Neg } else { UnOp::BitNot };
+        let s = Span {
+            start: span_of(op).start,
+            end: e.span.end,
+        };
+        let un = if op.as_str() == "-" {
+            UnOp::Neg
+        } else {
+            UnOp::BitNot
+        };
         // fold `-<number literal>` so that the most negative integer can be written
         e = match (un, e.kind) {
             (UnOp::Neg, ExprKind::Float(f)) => expr_of(ExprKind::Float(-f), s),
             (UnOp::Neg, ExprKind::Int(i)) => expr_of(ExprKind::Int(-i), s),
-            (_, kind) => expr_of(ExprKind::Unary { op: un, expr: Box::new(Expr { kind, span: e.span }) }, s),
+            (_, kind) => expr_of(
+                ExprKind::Unary {
+                    op: un,
+                    expr: Box::new(Expr { kind, span: e.span }),
+                },
+                s,
+            ),
         };
     }
     e
@@ -962,10 +1239,19 @@ fn binop_of(s: &str) -> BinOp {
 fn to_target(e: Expr) -> R<Target> {
     match e.kind {
         ExprKind::Name(id) => Ok(Target::Name(id)),
-        ExprKind::Index { obj, index } => Ok(Target::Index { obj: *obj, index: *index }),
+        ExprKind::Index { obj, index } => Ok(Target::Index {
+            obj: *obj,
+            index: *index,
+        }),
         ExprKind::Attr { obj, name } => Ok(Target::Attr { obj: *obj, name }),
-        ExprKind::List(items) => Ok(Target::List(items.into_iter().map(to_target).collect::<R<_>>()?, e.span)),
-        _ => Err(SyntaxError::parse("cannot assign to this expression", e.span.start as usize)),
+        ExprKind::List(items) => Ok(Target::List(
+            items.into_iter().map(to_target).collect::<R<_>>()?,
+            e.span,
+        )),
+        _ => Err(SyntaxError::parse(
+            "cannot assign to this expression",
+            e.span.start as usize,
+        )),
     }
 }
 
@@ -985,7 +1271,11 @@ fn parse_int(text: &str, offset: usize) -> R<i64> {
     // values above i64::MAX are rejected here.
     match u64::from_str_radix(digits, radix) {
         Ok(v) if v <= i64::MAX as u64 => Ok(v as i64),
-        _ => Err(SyntaxError::new("OverflowError", "integer literal is too large for a 64-bit integer", offset)),
+        _ => Err(SyntaxError::new(
+            "OverflowError",
+            "integer literal is too large for a 64-bit integer",
+            offset,
+        )),
     }
 }
 
@@ -1027,13 +1317,19 @@ fn decode_escapes(raw: &str, offset: usize, bytes: bool) -> R<Decoded> {
     while let Some((i, c)) = chars.next() {
         if c != '\\' {
             if bytes && !c.is_ascii() {
-                return Err(SyntaxError::parse("bytes literals may contain only ASCII characters", offset + i));
+                return Err(SyntaxError::parse(
+                    "bytes literals may contain only ASCII characters",
+                    offset + i,
+                ));
             }
             push(&mut text, &mut out_bytes, c);
             continue;
         }
         let Some((_, e)) = chars.next() else {
-            return Err(SyntaxError::parse("unterminated escape sequence", offset + i));
+            return Err(SyntaxError::parse(
+                "unterminated escape sequence",
+                offset + i,
+            ));
         };
         match e {
             'n' => push(&mut text, &mut out_bytes, '\n'),
@@ -1051,7 +1347,12 @@ fn decode_escapes(raw: &str, offset: usize, bytes: bool) -> R<Decoded> {
                 for _ in 0..2 {
                     match chars.next().and_then(|(_, h)| h.to_digit(16)) {
                         Some(d) => v = v * 16 + d,
-                        None => return Err(SyntaxError::parse("`\\x` must be followed by two hex digits", offset + i)),
+                        None => {
+                            return Err(SyntaxError::parse(
+                                "`\\x` must be followed by two hex digits",
+                                offset + i,
+                            ));
+                        }
                     }
                 }
                 if bytes {
@@ -1062,7 +1363,10 @@ fn decode_escapes(raw: &str, offset: usize, bytes: bool) -> R<Decoded> {
             }
             'u' if !bytes => {
                 if chars.next().map(|(_, c)| c) != Some('{') {
-                    return Err(SyntaxError::parse("`\\u` must be followed by `{hex digits}`", offset + i));
+                    return Err(SyntaxError::parse(
+                        "`\\u` must be followed by `{hex digits}`",
+                        offset + i,
+                    ));
                 }
                 let mut v: u32 = 0;
                 let mut n = 0;
@@ -1073,20 +1377,37 @@ fn decode_escapes(raw: &str, offset: usize, bytes: bool) -> R<Decoded> {
                             v = v * 16 + h.to_digit(16).unwrap_or(0);
                             n += 1;
                         }
-                        _ => return Err(SyntaxError::parse("`\\u{...}` takes 1 to 6 hex digits", offset + i)),
+                        _ => {
+                            return Err(SyntaxError::parse(
+                                "`\\u{...}` takes 1 to 6 hex digits",
+                                offset + i,
+                            ));
+                        }
                     }
                 }
                 match char::from_u32(v) {
                     Some(c) => text.push(c),
-                    None => return Err(SyntaxError::parse(format!("`\\u{{{v:x}}}` is not a valid character"), offset + i)),
+                    None => {
+                        return Err(SyntaxError::parse(
+                            format!("`\\u{{{v:x}}}` is not a valid character"),
+                            offset + i,
+                        ));
+                    }
                 }
             }
             other => {
-                return Err(SyntaxError::parse(format!("invalid escape sequence `\\{other}`"), offset + i));
+                return Err(SyntaxError::parse(
+                    format!("invalid escape sequence `\\{other}`"),
+                    offset + i,
+                ));
             }
         }
     }
-    Ok(if bytes { Decoded::Bytes(out_bytes) } else { Decoded::Text(text) })
+    Ok(if bytes {
+        Decoded::Bytes(out_bytes)
+    } else {
+        Decoded::Text(text)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1103,13 +1424,25 @@ fn stmt_yields(s: &Stmt) -> bool {
         StmtKind::Assign { target, value, .. } => target_yields(target) || expr_yields(value),
         StmtKind::Expr(e) | StmtKind::Throw(e) => expr_yields(e),
         StmtKind::Return(e) => e.as_ref().is_some_and(expr_yields),
-        StmtKind::If { branches, otherwise } => {
-            branches.iter().any(|(c, b)| expr_yields(c) || contains_yield(b)) || otherwise.as_ref().is_some_and(contains_yield)
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
+            branches
+                .iter()
+                .any(|(c, b)| expr_yields(c) || contains_yield(b))
+                || otherwise.as_ref().is_some_and(contains_yield)
         }
         StmtKind::While { cond, body } => expr_yields(cond) || contains_yield(body),
         StmtKind::For { iter, body, .. } => expr_yields(iter) || contains_yield(body),
-        StmtKind::Try { body, catch, finally } => {
-            contains_yield(body) || catch.as_ref().is_some_and(|(_, b)| contains_yield(b)) || finally.as_ref().is_some_and(contains_yield)
+        StmtKind::Try {
+            body,
+            catch,
+            finally,
+        } => {
+            contains_yield(body)
+                || catch.as_ref().is_some_and(|(_, b)| contains_yield(b))
+                || finally.as_ref().is_some_and(contains_yield)
         }
         StmtKind::With { subject, body, .. } => expr_yields(subject) || contains_yield(body),
         StmtKind::Class(c) => c.parent.as_ref().is_some_and(expr_yields),
@@ -1130,27 +1463,57 @@ fn expr_yields(e: &Expr) -> bool {
     use ExprKind::*;
     match &e.kind {
         Yield(_) | YieldFrom(_) => true,
-        Nil | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | Name(_) | SelfRef | SuperAttr(_) | Lambda(_) => false,
-        FString(parts) => parts.iter().any(|p| matches!(p, FPart::Hole { expr, .. } if expr_yields(expr))),
+        Nil | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | Name(_) | SelfRef
+        | SuperAttr(_) | Lambda(_) => false,
+        FString(parts) => parts
+            .iter()
+            .any(|p| matches!(p, FPart::Hole { expr, .. } if expr_yields(expr))),
         List(items) => items.iter().any(expr_yields),
-        Map(entries) => entries.iter().any(|(k, v)| expr_yields(k) || expr_yields(v)),
+        Map(entries) => entries
+            .iter()
+            .any(|(k, v)| expr_yields(k) || expr_yields(v)),
         ListComp { elem, clauses } => expr_yields(elem) || clauses_yield(clauses),
-        MapComp { key, value, clauses } => expr_yields(key) || expr_yields(value) || clauses_yield(clauses),
+        MapComp {
+            key,
+            value,
+            clauses,
+        } => expr_yields(key) || expr_yields(value) || clauses_yield(clauses),
         Unary { expr, .. } | Not(expr) | Spawn(expr) | Go(expr) => expr_yields(expr),
-        Binary { left, right, .. } | And(left, right) | Or(left, right) => expr_yields(left) || expr_yields(right),
-        Compare { first, rest } => expr_yields(first) || rest.iter().any(|(_, e, _)| expr_yields(e)),
-        Ternary { cond, then, otherwise } => expr_yields(cond) || expr_yields(then) || expr_yields(otherwise),
-        Call { callee, args, named } => expr_yields(callee) || args.iter().any(expr_yields) || named.iter().any(|(_, e)| expr_yields(e)),
+        Binary { left, right, .. } | And(left, right) | Or(left, right) => {
+            expr_yields(left) || expr_yields(right)
+        }
+        Compare { first, rest } => {
+            expr_yields(first) || rest.iter().any(|(_, e, _)| expr_yields(e))
+        }
+        Ternary {
+            cond,
+            then,
+            otherwise,
+        } => expr_yields(cond) || expr_yields(then) || expr_yields(otherwise),
+        Call {
+            callee,
+            args,
+            named,
+        } => {
+            expr_yields(callee)
+                || args.iter().any(expr_yields)
+                || named.iter().any(|(_, e)| expr_yields(e))
+        }
         Index { obj, index } => expr_yields(obj) || expr_yields(index),
         Slice { obj, lo, hi, step } => {
-            expr_yields(obj) || [lo, hi, step].iter().any(|p| p.as_ref().is_some_and(|e| expr_yields(e)))
+            expr_yields(obj)
+                || [lo, hi, step]
+                    .iter()
+                    .any(|p| p.as_ref().is_some_and(|e| expr_yields(e)))
         }
         Attr { obj, .. } => expr_yields(obj),
     }
 }
 
 fn clauses_yield(clauses: &[CompFor]) -> bool {
-    clauses.iter().any(|c| expr_yields(&c.iter) || c.conds.iter().any(expr_yields))
+    clauses
+        .iter()
+        .any(|c| expr_yields(&c.iter) || c.conds.iter().any(expr_yields))
 }
 
 #[cfg(test)]
@@ -1215,14 +1578,22 @@ mod tests {
         let handle = std::thread::Builder::new()
             .stack_size(128 * 1024)
             .spawn(|| {
-                for (open, close) in [("(", ")"), ("[", "]"), ("{1:", "}"), ("f(", ")"), ("x[", "]")] {
+                for (open, close) in [
+                    ("(", ")"),
+                    ("[", "]"),
+                    ("{1:", "}"),
+                    ("f(", ")"),
+                    ("x[", "]"),
+                ] {
                     let n = MAX_DEPTH - 2;
                     let src = "let a = ".to_string() + &open.repeat(n) + "1" + &close.repeat(n);
                     assert!(parse_program(&src).is_ok(), "{open}");
                 }
             })
             .expect("spawn");
-        handle.join().expect("parsing at the depth limit must not overflow");
+        handle
+            .join()
+            .expect("parsing at the depth limit must not overflow");
     }
 
     #[test]
@@ -1249,8 +1620,12 @@ mod tests {
     #[test]
     fn generator_detection() {
         let b = ok("fn g() { let f = fn() { yield 1 }; return 2 }\nfn h() { if x { yield } }");
-        let StmtKind::Fn(g) = &b[0].kind else { panic!() };
-        let StmtKind::Fn(h) = &b[1].kind else { panic!() };
+        let StmtKind::Fn(g) = &b[0].kind else {
+            panic!()
+        };
+        let StmtKind::Fn(h) = &b[1].kind else {
+            panic!()
+        };
         assert!(!g.is_generator);
         assert!(h.is_generator);
     }
@@ -1260,4 +1635,3 @@ mod tests {
         assert!(err("let x = 1\0").message.contains("NUL"));
     }
 }
-

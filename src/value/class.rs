@@ -19,11 +19,19 @@ pub struct Class {
 
 impl Class {
     pub fn new(name: Rc<str>, parent: Option<Rc<Class>>, own: FxHashMap<Sym, Value>) -> Class {
-        let mut methods = parent.as_ref().map(|p| p.methods.clone()).unwrap_or_default();
+        let mut methods = parent
+            .as_ref()
+            .map(|p| p.methods.clone())
+            .unwrap_or_default();
         for (k, v) in &own {
             methods.insert(*k, v.clone());
         }
-        Class { name, parent, own, methods }
+        Class {
+            name,
+            parent,
+            own,
+            methods,
+        }
     }
     /// True when `self` is `other` or inherits from it.
     pub fn is_subclass_of(&self, other: &Class) -> bool {
@@ -47,6 +55,10 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(class: Rc<Class>) -> Instance {
-        Instance { class, fields: RefCell::new(FxHashMap::default()), native: RefCell::new(None) }
+        Instance {
+            class,
+            fields: RefCell::new(FxHashMap::default()),
+            native: RefCell::new(None),
+        }
     }
 }

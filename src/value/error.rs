@@ -70,7 +70,13 @@ impl Exc {
 
 impl ErrorValue {
     pub fn new(kind: &str, message: impl Into<String>) -> ErrorValue {
-        ErrorValue { kind: Rc::from(kind), message: message.into(), trace: RefCell::new(Vec::new()), catchable: true, exit_code: None }
+        ErrorValue {
+            kind: Rc::from(kind),
+            message: message.into(),
+            trace: RefCell::new(Vec::new()),
+            catchable: true,
+            exit_code: None,
+        }
     }
 }
 

@@ -19,7 +19,11 @@ pub fn float_repr(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits: "1.2345e-7", "1e20", "-2.5e0".
     let sci = format!("{x:e}");
@@ -138,7 +142,10 @@ struct Printer {
 impl Printer {
     fn write(&mut self, vm: &mut Vm, v: &Value, out: &mut String, top: bool) -> VmResult<()> {
         if self.seen.len() > MAX_NESTING {
-            return Err(Exc::new("RecursionError", "value is nested too deeply to print"));
+            return Err(Exc::new(
+                "RecursionError",
+                "value is nested too deeply to print",
+            ));
         }
         match v {
             Value::Str(s) if top => out.push_str(s.as_str()),
@@ -168,7 +175,11 @@ impl Printer {
                 }
                 self.seen.push(id);
                 out.push('{');
-                let entries: Vec<(Value, Value)> = m.borrow().iter().map(|(k, v)| (k.value().clone(), v.clone())).collect();
+                let entries: Vec<(Value, Value)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.value().clone(), v.clone()))
+                    .collect();
                 for (i, (k, val)) in entries.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
@@ -303,7 +314,16 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
     let bad = || Exc::value_error(format!("invalid format specifier `{spec}`"));
     let chars: Vec<char> = spec.chars().collect();
     let mut i = 0;
-    let mut s = Spec { fill: ' ', align: None, sign: '-', alt: false, width: 0, grouping: None, precision: None, ty: None };
+    let mut s = Spec {
+        fill: ' ',
+        align: None,
+        sign: '-',
+        alt: false,
+        width: 0,
+        grouping: None,
+        precision: None,
+        ty: None,
+    };
     let is_align = |c: char| matches!(c, '<' | '>' | '^' | '=');
     if chars.len() >= 2 && is_align(chars[1]) {
         s.fill = chars[0];
@@ -333,7 +353,11 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         i += 1;
     }
     if i > start {
-        s.width = chars[start..i].iter().collect::<String>().parse().map_err(|_| bad())?;
+        s.width = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .map_err(|_| bad())?;
         if s.width > 10_000 {
             return Err(Exc::value_error("format width is too large"));
         }
@@ -351,7 +375,11 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         if i == start {
             return Err(bad());
         }
-        let p: usize = chars[start..i].iter().collect::<String>().parse().map_err(|_| bad())?;
+        let p: usize = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .map_err(|_| bad())?;
         if p > 1000 {
             return Err(Exc::value_error("format precision is too large"));
         }
@@ -377,10 +405,16 @@ pub fn format_value(vm: &mut Vm, v: &Value, spec: &str) -> VmResult<String> {
         (Value::Int(_) | Value::Bool(_), None | Some('d' | 'x' | 'X' | 'o' | 'b' | 'c' | 'n')) => {
             (format_int(v.as_int().unwrap_or(0), &s)?, true)
         }
-        (Value::Int(_) | Value::Bool(_) | Value::Float(_), Some('e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%')) | (Value::Float(_), None) => {
-            (format_float(v.as_f64().unwrap_or(0.0), &s), true)
+        (
+            Value::Int(_) | Value::Bool(_) | Value::Float(_),
+            Some('e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%'),
+        )
+        | (Value::Float(_), None) => (format_float(v.as_f64().unwrap_or(0.0), &s), true),
+        (Value::Float(_), Some(t)) => {
+            return Err(Exc::value_error(format!(
+                "unknown format code `{t}` for a float"
+            )));
         }
-        (Value::Float(_), Some(t)) => return Err(Exc::value_error(format!("unknown format code `{t}` for a float"))),
         (_, None | Some('s')) => {
             let mut text = to_display(vm, v)?;
             if let Some(p) = s.precision {
@@ -388,7 +422,12 @@ pub fn format_value(vm: &mut Vm, v: &Value, spec: &str) -> VmResult<String> {
             }
             (text, false)
         }
-        (_, Some(t)) => return Err(Exc::value_error(format!("unknown format code `{t}` for a {}", v.type_name()))),
+        (_, Some(t)) => {
+            return Err(Exc::value_error(format!(
+                "unknown format code `{t}` for a {}",
+                v.type_name()
+            )));
+        }
     };
     Ok(pad(&body, &s, numeric))
 }
@@ -423,24 +462,39 @@ fn format_int(i: i64, s: &Spec) -> VmResult<String> {
         Some('o') => ("0o", format!("{mag:o}")),
         Some('b') => ("0b", format!("{mag:b}")),
         Some('c') => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).ok_or_else(|| Exc::new("OverflowError", "%c argument is not a valid character"))?;
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| Exc::new("OverflowError", "%c argument is not a valid character"))?;
             return Ok(c.to_string());
         }
         _ => ("", mag.to_string()),
     };
     let digits = match s.grouping {
-        Some(sep) if s.ty.is_none() || s.ty == Some('d') || s.ty == Some('n') => group(&digits, sep, 3),
+        Some(sep) if s.ty.is_none() || s.ty == Some('d') || s.ty == Some('n') => {
+            group(&digits, sep, 3)
+        }
         Some(sep) => group(&digits, sep, 4),
         None => digits,
     };
-    Ok(format!("{}{}{}", sign_prefix(neg, s.sign), if s.alt { prefix } else { "" }, digits))
+    Ok(format!(
+        "{}{}{}",
+        sign_prefix(neg, s.sign),
+        if s.alt { prefix } else { "" },
+        digits
+    ))
 }
 
 /// Python's exponent style: at least two digits, always signed.
 fn fix_exponent(rust_sci: &str, upper: bool) -> String {
     let (m, e) = rust_sci.split_once('e').unwrap_or((rust_sci, "0"));
     let e: i32 = e.parse().unwrap_or(0);
-    format!("{m}{}{}{:02}", if upper { 'E' } else { 'e' }, if e < 0 { '-' } else { '+' }, e.abs())
+    format!(
+        "{m}{}{}{:02}",
+        if upper { 'E' } else { 'e' },
+        if e < 0 { '-' } else { '+' },
+        e.abs()
+    )
 }
 
 fn format_float(x: f64, s: &Spec) -> String {
@@ -466,7 +520,9 @@ fn format_float(x: f64, s: &Spec) -> String {
     let body = if upper { body.to_uppercase() } else { body };
     let body = match s.grouping {
         Some(sep) if !a.is_nan() && !a.is_infinite() => {
-            let end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+            let end = body
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(body.len());
             format!("{}{}", group(&body[..end], sep, 3), &body[end..])
         }
         _ => body,
@@ -479,10 +535,16 @@ fn format_float(x: f64, s: &Spec) -> String {
 fn format_general(a: f64, p: usize, alt: bool, upper: bool) -> String {
     let p = p.max(1);
     if a == 0.0 {
-        return if alt { format!("{:.*}", p - 1, 0.0) } else { "0".into() };
+        return if alt {
+            format!("{:.*}", p - 1, 0.0)
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{:.*e}", p - 1, a);
-    let exp: i32 = sci.split_once('e').map_or(0, |(_, e)| e.parse().unwrap_or(0));
+    let exp: i32 = sci
+        .split_once('e')
+        .map_or(0, |(_, e)| e.parse().unwrap_or(0));
     let strip = |t: String| -> String {
         if alt || !t.contains('.') {
             return t;
@@ -490,7 +552,11 @@ fn format_general(a: f64, p: usize, alt: bool, upper: bool) -> String {
         t.trim_end_matches('0').trim_end_matches('.').to_string()
     };
     if exp >= -4 && (exp as i64) < p as i64 {
-        strip(format!("{:.*}", (p as i64 - 1 - exp as i64).max(0) as usize, a))
+        strip(format!(
+            "{:.*}",
+            (p as i64 - 1 - exp as i64).max(0) as usize,
+            a
+        ))
     } else {
         let (m, _) = sci.split_once('e').unwrap_or((&sci, ""));
         let m = strip(m.to_string());
@@ -511,9 +577,19 @@ fn pad(body: &str, s: &Spec, numeric: bool) -> String {
         '^' => format!("{}{body}{}", f(fill / 2), f(fill - fill / 2)),
         '=' => {
             // padding goes after the sign and base prefix
-            let sign_len = body.chars().take_while(|c| matches!(c, '+' | '-' | ' ')).count();
+            let sign_len = body
+                .chars()
+                .take_while(|c| matches!(c, '+' | '-' | ' '))
+                .count();
             let rest = &body[sign_len..];
-            let prefix_len = if rest.len() >= 2 && rest.starts_with('0') && matches!(rest.as_bytes()[1], b'x' | b'X' | b'o' | b'b') { 2 } else { 0 };
+            let prefix_len = if rest.len() >= 2
+                && rest.starts_with('0')
+                && matches!(rest.as_bytes()[1], b'x' | b'X' | b'o' | b'b')
+            {
+                2
+            } else {
+                0
+            };
             let split = sign_len + prefix_len;
             format!("{}{}{}", &body[..split], f(fill), &body[split..])
         }
@@ -563,7 +639,7 @@ mod tests {
 
     #[test]
     fn format_specs_match_python() {
-        assert_eq!(fmt_f(3.14159, ".2f"), "3.14");
+        assert_eq!(fmt_f(1.23456, ".2f"), "1.23");
         assert_eq!(fmt_f(2.675, ".2f"), "2.67");
         assert_eq!(fmt_f(0.5, ".1%"), "50.0%");
         assert_eq!(fmt_f(12345.678, "e"), "1.234568e+04");
@@ -572,7 +648,7 @@ mod tests {
         assert_eq!(fmt_f(-3.5, "08.2f"), "-0003.50");
         assert_eq!(fmt_f(1234567.891, ",.2f"), "1,234,567.89");
         assert_eq!(fmt_f(3.0, ""), "3.0");
-        assert_eq!(fmt_f(3.14159, ".3"), "3.14");
+        assert_eq!(fmt_f(1.23456, ".3"), "1.23");
         assert_eq!(fmt_i(7, ">3"), "  7");
         assert_eq!(fmt_i(7, "<3"), "7  ");
         assert_eq!(fmt_i(7, "^5"), "  7  ");

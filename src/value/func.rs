@@ -50,7 +50,11 @@ pub struct Args<'a> {
 
 impl<'a> Args<'a> {
     pub fn new(pos: &'a [Value]) -> Args<'a> {
-        Args { pos, names: &[], named: &[] }
+        Args {
+            pos,
+            names: &[],
+            named: &[],
+        }
     }
     pub fn len(&self) -> usize {
         self.pos.len()
@@ -60,12 +64,20 @@ impl<'a> Args<'a> {
     }
     /// The value of a named argument, if given.
     pub fn named(&self, name: &str) -> Option<&'a Value> {
-        self.names.iter().position(|n| &**n == name).map(|i| &self.named[i])
+        self.names
+            .iter()
+            .position(|n| &**n == name)
+            .map(|i| &self.named[i])
     }
 
     /// Binds the arguments to parameters `names` (the first `required` must be
     /// given), positionally or by name, exactly as for a script function.
-    pub fn bind<const N: usize>(&self, fname: &str, names: [&str; N], required: usize) -> VmResult<[Option<Value>; N]> {
+    pub fn bind<const N: usize>(
+        &self,
+        fname: &str,
+        names: [&str; N],
+        required: usize,
+    ) -> VmResult<[Option<Value>; N]> {
         if self.pos.len() > N {
             return Err(Exc::type_error(format!(
                 "{fname}() takes {} {} argument{} ({} given)",
@@ -78,14 +90,25 @@ impl<'a> Args<'a> {
         let mut out: [Option<Value>; N] = std::array::from_fn(|i| self.pos.get(i).cloned());
         for (name, value) in self.names.iter().zip(self.named) {
             match names.iter().position(|n| **n == **name) {
-                None => return Err(Exc::type_error(format!("{fname}() got an unexpected named argument `{name}`"))),
-                Some(i) if out[i].is_some() => return Err(Exc::type_error(format!("{fname}() got multiple values for argument `{name}`"))),
+                None => {
+                    return Err(Exc::type_error(format!(
+                        "{fname}() got an unexpected named argument `{name}`"
+                    )));
+                }
+                Some(i) if out[i].is_some() => {
+                    return Err(Exc::type_error(format!(
+                        "{fname}() got multiple values for argument `{name}`"
+                    )));
+                }
                 Some(i) => out[i] = Some(value.clone()),
             }
         }
         for (i, slot) in out.iter().enumerate().take(required) {
             if slot.is_none() {
-                return Err(Exc::type_error(format!("{fname}() missing required argument `{}`", names[i])));
+                return Err(Exc::type_error(format!(
+                    "{fname}() missing required argument `{}`",
+                    names[i]
+                )));
             }
         }
         Ok(out)
@@ -93,11 +116,19 @@ impl<'a> Args<'a> {
 
     /// For variadic functions: all positional values are free, and only the named
     /// arguments in `allowed` may be given. Returns their values in that order.
-    pub fn named_only<const N: usize>(&self, fname: &str, allowed: [&str; N]) -> VmResult<[Option<Value>; N]> {
+    pub fn named_only<const N: usize>(
+        &self,
+        fname: &str,
+        allowed: [&str; N],
+    ) -> VmResult<[Option<Value>; N]> {
         let mut out: [Option<Value>; N] = std::array::from_fn(|_| None);
         for (name, value) in self.names.iter().zip(self.named) {
             match allowed.iter().position(|n| **n == **name) {
-                None => return Err(Exc::type_error(format!("{fname}() got an unexpected named argument `{name}`"))),
+                None => {
+                    return Err(Exc::type_error(format!(
+                        "{fname}() got an unexpected named argument `{name}`"
+                    )));
+                }
                 Some(i) => out[i] = Some(value.clone()),
             }
         }
@@ -107,20 +138,23 @@ impl<'a> Args<'a> {
     /// Checks that there are between `min` and `max` positional arguments and no named ones.
     pub fn expect(&self, fname: &str, min: usize, max: usize) -> VmResult<&'a [Value]> {
         if let Some(n) = self.names.first() {
-            return Err(Exc::type_error(format!("{fname}() got an unexpected named argument `{n}`")));
+            return Err(Exc::type_error(format!(
+                "{fname}() got an unexpected named argument `{n}`"
+            )));
         }
         let n = self.pos.len();
         if n < min || n > max {
             let want = if min == max {
                 format!("exactly {min}")
-            } else if max == usize::MAX {
-                format!("at least {min}")
-            } else if n < min {
+            } else if max == usize::MAX || n < min {
                 format!("at least {min}")
             } else {
                 format!("at most {max}")
             };
-            return Err(Exc::type_error(format!("{fname}() takes {want} argument{} ({n} given)", if want.ends_with(" 1") { "" } else { "s" })));
+            return Err(Exc::type_error(format!(
+                "{fname}() takes {want} argument{} ({n} given)",
+                if want.ends_with(" 1") { "" } else { "s" }
+            )));
         }
         Ok(self.pos)
     }
@@ -128,13 +162,28 @@ impl<'a> Args<'a> {
 
 /// Typed argument extraction with errors that name the function and parameter.
 pub fn want_int(fname: &str, param: &str, v: &Value) -> VmResult<i64> {
-    v.as_int().ok_or_else(|| Exc::type_error(format!("{fname}() argument `{param}` must be an int, not {}", v.type_name())))
+    v.as_int().ok_or_else(|| {
+        Exc::type_error(format!(
+            "{fname}() argument `{param}` must be an int, not {}",
+            v.type_name()
+        ))
+    })
 }
 
 pub fn want_f64(fname: &str, param: &str, v: &Value) -> VmResult<f64> {
-    v.as_f64().ok_or_else(|| Exc::type_error(format!("{fname}() argument `{param}` must be a number, not {}", v.type_name())))
+    v.as_f64().ok_or_else(|| {
+        Exc::type_error(format!(
+            "{fname}() argument `{param}` must be a number, not {}",
+            v.type_name()
+        ))
+    })
 }
 
 pub fn want_str<'v>(fname: &str, param: &str, v: &'v Value) -> VmResult<&'v str> {
-    v.as_str().ok_or_else(|| Exc::type_error(format!("{fname}() argument `{param}` must be a str, not {}", v.type_name())))
+    v.as_str().ok_or_else(|| {
+        Exc::type_error(format!(
+            "{fname}() argument `{param}` must be a str, not {}",
+            v.type_name()
+        ))
+    })
 }

@@ -3,8 +3,8 @@
 
 use super::{Exc, Value, VmResult};
 use indexmap::IndexMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use rustc_hash::FxHasher;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 pub type MapData = IndexMap<Key, Value, BuildHasherDefault<FxHasher>>;
 
@@ -15,8 +15,19 @@ pub struct Key(Value);
 impl Key {
     pub fn new(v: Value) -> VmResult<Key> {
         match v {
-            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bytes(_) => Ok(Key(v)),
-            other => Err(Exc::new("TypeError", format!("unhashable type: {} (map keys are nil, bool, int, float, str or bytes)", other.type_name()))),
+            Value::Nil
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::Bytes(_) => Ok(Key(v)),
+            other => Err(Exc::new(
+                "TypeError",
+                format!(
+                    "unhashable type: {} (map keys are nil, bool, int, float, str or bytes)",
+                    other.type_name()
+                ),
+            )),
         }
     }
     /// A key from a string, which is always hashable.
@@ -39,7 +50,8 @@ pub fn hash_value(v: &Value) -> Option<u64> {
         Value::Bool(b) => (*b as i64).hash(&mut h),
         Value::Int(i) => i.hash(&mut h),
         Value::Float(f) => {
-            if f.fract() == 0.0 && *f >= -9.223_372_036_854_776e18 && *f < 9.223_372_036_854_776e18 {
+            if f.fract() == 0.0 && *f >= -9.223_372_036_854_776e18 && *f < 9.223_372_036_854_776e18
+            {
                 (*f as i64).hash(&mut h)
             } else {
                 f.to_bits().hash(&mut h)

@@ -96,7 +96,11 @@ pub struct Range {
 impl Range {
     pub fn len(&self) -> i64 {
         let (lo, hi, step) = (self.start as i128, self.stop as i128, self.step as i128);
-        let n = if step > 0 { (hi - lo + step - 1) / step } else { (lo - hi - step - 1) / -step };
+        let n = if step > 0 {
+            (hi - lo + step - 1) / step
+        } else {
+            (lo - hi - step - 1) / -step
+        };
         n.max(0) as i64
     }
     pub fn is_empty(&self) -> bool {
@@ -107,19 +111,39 @@ impl Range {
         self.start + i * self.step
     }
     pub fn contains(&self, x: i64) -> bool {
-        let in_bounds = if self.step > 0 { x >= self.start && x < self.stop } else { x <= self.start && x > self.stop };
+        let in_bounds = if self.step > 0 {
+            x >= self.start && x < self.stop
+        } else {
+            x <= self.start && x > self.stop
+        };
         in_bounds && (x as i128 - self.start as i128) % (self.step as i128) == 0
     }
 }
 
 /// The state of a `for` loop over a value.
 pub enum Iter {
-    Range { next: i64, stop: i64, step: i64 },
-    List { list: Rc<List>, index: usize },
+    Range {
+        next: i64,
+        stop: i64,
+        step: i64,
+    },
+    List {
+        list: Rc<List>,
+        index: usize,
+    },
     /// Snapshot of a map's keys, or any other materialised sequence.
-    Items { items: Vec<Value>, index: usize },
-    Str { s: Rc<Str>, byte: usize },
-    Bytes { b: Rc<Vec<u8>>, index: usize },
+    Items {
+        items: Vec<Value>,
+        index: usize,
+    },
+    Str {
+        s: Rc<Str>,
+        byte: usize,
+    },
+    Bytes {
+        b: Rc<Vec<u8>>,
+        index: usize,
+    },
     /// A generator, or any object that implements `Object::next`.
     Object(Value),
 }
@@ -138,10 +162,19 @@ pub trait Object: Any {
     }
     /// Writes an attribute; the default refuses.
     fn set_attr(&self, _vm: &mut Vm, name: &str, _value: Value) -> VmResult<()> {
-        Err(Exc::new("AttributeError", format!("cannot set attribute `{name}` of {}", self.type_name())))
+        Err(Exc::new(
+            "AttributeError",
+            format!("cannot set attribute `{name}` of {}", self.type_name()),
+        ))
     }
     /// Calls a method (`h.name(args)`); `None` when there is no such method.
-    fn call_method(&self, _vm: &mut Vm, _this: &Value, _name: &str, _args: Args) -> Option<VmResult<Value>> {
+    fn call_method(
+        &self,
+        _vm: &mut Vm,
+        _this: &Value,
+        _name: &str,
+        _args: Args,
+    ) -> Option<VmResult<Value>> {
         None
     }
     /// The method names, for error messages and REPL completion.
@@ -326,7 +359,9 @@ fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => int_float_eq(*i, *f),
         (Value::Bool(b), Value::Int(i)) | (Value::Int(i), Value::Bool(b)) => *b as i64 == *i,
-        (Value::Bool(b), Value::Float(f)) | (Value::Float(f), Value::Bool(b)) => *b as i64 as f64 == *f,
+        (Value::Bool(b), Value::Float(f)) | (Value::Float(f), Value::Bool(b)) => {
+            *b as i64 as f64 == *f
+        }
         (Value::Str(x), Value::Str(y)) => Rc::ptr_eq(x, y) || x.as_str() == y.as_str(),
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
@@ -334,20 +369,27 @@ fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
                 return true;
             }
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| equals_depth(a, b, depth + 1))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(a, b)| equals_depth(a, b, depth + 1))
         }
         (Value::Map(x), Value::Map(y)) => {
             if Rc::ptr_eq(x, y) {
                 return true;
             }
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equals_depth(v, w, depth + 1)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| equals_depth(v, w, depth + 1)))
         }
         (Value::Range(x), Value::Range(y)) => {
             let (lx, ly) = (x.len(), y.len());
             lx == ly && (lx == 0 || (x.start == y.start && (lx == 1 || x.step == y.step)))
         }
-        (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message),
+        (Value::Error(x), Value::Error(y)) => {
+            Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message)
+        }
         (a, b) => a.is_same_ref(b),
     }
 }
@@ -357,7 +399,9 @@ impl Value {
         match (self, other) {
             (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
             (Value::Native(a), Value::Native(b)) => Rc::ptr_eq(a, b) || a.name == b.name,
-            (Value::Bound(a), Value::Bound(b)) => Rc::ptr_eq(a, b) || (a.receiver.is_same(&b.receiver) && a.method.is_same(&b.method)),
+            (Value::Bound(a), Value::Bound(b)) => {
+                Rc::ptr_eq(a, b) || (a.receiver.is_same(&b.receiver) && a.method.is_same(&b.method))
+            }
             (Value::Class(a), Value::Class(b)) => Rc::ptr_eq(a, b),
             (Value::Instance(a), Value::Instance(b)) => Rc::ptr_eq(a, b),
             (Value::Object(a), Value::Object(b)) => Rc::ptr_eq(a, b),
@@ -447,20 +491,44 @@ mod tests {
         assert_eq!(int_float_cmp(1, 1.0), Some(Equal));
         assert_eq!(int_float_cmp(1, 1.5), Some(Less));
         assert_eq!(int_float_cmp(-1, -1.5), Some(Greater));
-        assert_eq!(int_float_cmp(i64::MAX, 9.223372036854775807e18), Some(Less));
+        assert_eq!(int_float_cmp(i64::MAX, 9.223372036854776e18), Some(Less));
         assert_eq!(int_float_cmp(0, f64::NAN), None);
         assert!(Value::Int(1).equals(&Value::Float(1.0)));
     }
 
     #[test]
     fn range_len_and_contains() {
-        let r = Range { start: 0, stop: 10, step: 3 };
+        let r = Range {
+            start: 0,
+            stop: 10,
+            step: 3,
+        };
         assert_eq!(r.len(), 4);
         assert!(r.contains(9) && !r.contains(10) && !r.contains(4));
-        let r = Range { start: 10, stop: 0, step: -2 };
+        let r = Range {
+            start: 10,
+            stop: 0,
+            step: -2,
+        };
         assert_eq!(r.len(), 5);
         assert!(r.contains(2) && !r.contains(0));
-        assert_eq!(Range { start: 5, stop: 0, step: 1 }.len(), 0);
-        assert_eq!(Range { start: i64::MIN, stop: i64::MAX, step: i64::MAX }.len(), 3);
+        assert_eq!(
+            Range {
+                start: 5,
+                stop: 0,
+                step: 1
+            }
+            .len(),
+            0
+        );
+        assert_eq!(
+            Range {
+                start: i64::MIN,
+                stop: i64::MAX,
+                step: i64::MAX
+            }
+            .len(),
+            3
+        );
     }
 }

@@ -8,10 +8,16 @@ pub struct Str {
 
 impl Str {
     pub fn new(s: &str) -> Str {
-        Str { chars: s.chars().count(), s: s.into() }
+        Str {
+            chars: s.chars().count(),
+            s: s.into(),
+        }
     }
     pub fn from_string(s: String) -> Str {
-        Str { chars: s.chars().count(), s: s.into_boxed_str() }
+        Str {
+            chars: s.chars().count(),
+            s: s.into_boxed_str(),
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.s
@@ -28,7 +34,10 @@ impl Str {
         if self.is_ascii() || index == 0 {
             return index.min(self.s.len());
         }
-        self.s.char_indices().nth(index).map_or(self.s.len(), |(b, _)| b)
+        self.s
+            .char_indices()
+            .nth(index)
+            .map_or(self.s.len(), |(b, _)| b)
     }
     /// The code point at `index`, if in range.
     pub fn char_at(&self, index: usize) -> Option<char> {

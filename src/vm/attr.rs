@@ -12,10 +12,19 @@ use crate::value::{Args, BoundMethod, Class, Exc, Instance, MethodFn, Native, Va
 use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
-fn args_at<'a>(stack: &'a [Value], first: usize, nargs: usize, names: Option<&'a Rc<[Rc<str>]>>) -> Args<'a> {
+fn args_at<'a>(
+    stack: &'a [Value],
+    first: usize,
+    nargs: usize,
+    names: Option<&'a Rc<[Rc<str>]>>,
+) -> Args<'a> {
     let names: &[Rc<str>] = names.map_or(&[], |n| n);
     let npos = nargs - names.len();
-    Args { pos: &stack[first..first + npos], names, named: &stack[first + npos..first + nargs] }
+    Args {
+        pos: &stack[first..first + npos],
+        names,
+        named: &stack[first + npos..first + nargs],
+    }
 }
 
 impl Vm {
@@ -34,7 +43,14 @@ impl Vm {
     }
 
     fn no_attr(&self, v: &Value, sym: Sym) -> Exc {
-        Exc::new("AttributeError", format!("{} has no attribute `{}`", v.type_name(), self.interner.name(sym)))
+        Exc::new(
+            "AttributeError",
+            format!(
+                "{} has no attribute `{}`",
+                v.type_name(),
+                self.interner.name(sym)
+            ),
+        )
     }
 
     /// `obj.name`
@@ -45,8 +61,18 @@ impl Vm {
                     return Ok(v.clone());
                 }
                 match inst.class.methods.get(&sym) {
-                    Some(m) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method: m.clone() }))),
-                    None => Err(Exc::new("AttributeError", format!("{} object has no attribute `{}`", inst.class.name, self.interner.name(sym)))),
+                    Some(m) => Ok(Value::Bound(Rc::new(BoundMethod {
+                        receiver: obj.clone(),
+                        method: m.clone(),
+                    }))),
+                    None => Err(Exc::new(
+                        "AttributeError",
+                        format!(
+                            "{} object has no attribute `{}`",
+                            inst.class.name,
+                            self.interner.name(sym)
+                        ),
+                    )),
                 }
             }
             Value::Error(e) => {
@@ -70,8 +96,14 @@ impl Vm {
                     return r;
                 }
                 if h.0.method_names().contains(&&*name) {
-                    let method = Value::Native(Rc::new(Native { name, kind: NativeKind::ObjectMethod }));
-                    return Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method })));
+                    let method = Value::Native(Rc::new(Native {
+                        name,
+                        kind: NativeKind::ObjectMethod,
+                    }));
+                    return Ok(Value::Bound(Rc::new(BoundMethod {
+                        receiver: obj.clone(),
+                        method,
+                    })));
                 }
                 Err(self.no_attr(obj, sym))
             }
@@ -88,8 +120,14 @@ impl Vm {
     fn bound_type_method(&mut self, obj: &Value, sym: Sym) -> VmResult<Value> {
         match self.type_method(obj, sym) {
             Some(f) => {
-                let method = Value::Native(Rc::new(Native { name: self.interner.name(sym).clone(), kind: NativeKind::Method(f) }));
-                Ok(Value::Bound(Rc::new(BoundMethod { receiver: obj.clone(), method })))
+                let method = Value::Native(Rc::new(Native {
+                    name: self.interner.name(sym).clone(),
+                    kind: NativeKind::Method(f),
+                }));
+                Ok(Value::Bound(Rc::new(BoundMethod {
+                    receiver: obj.clone(),
+                    method,
+                })))
             }
             None => Err(self.no_attr(obj, sym)),
         }
@@ -107,7 +145,14 @@ impl Vm {
                 let name = self.interner.name(sym).clone();
                 h.0.set_attr(self, &name, v)
             }
-            other => Err(Exc::new("AttributeError", format!("cannot set attribute `{}` on {}", self.interner.name(sym), other.type_name()))),
+            other => Err(Exc::new(
+                "AttributeError",
+                format!(
+                    "cannot set attribute `{}` on {}",
+                    self.interner.name(sym),
+                    other.type_name()
+                ),
+            )),
         }
     }
 
@@ -119,22 +164,49 @@ impl Vm {
         };
         let mut class = Some(inst.class.clone());
         while let Some(c) = class {
-            let defines = c.own.values().any(|m| matches!(m, Value::Func(f) if std::ptr::eq(&*f.proto, proto)));
+            let defines = c
+                .own
+                .values()
+                .any(|m| matches!(m, Value::Func(f) if std::ptr::eq(&*f.proto, proto)));
             if defines {
-                let parent = c.parent.clone().ok_or_else(|| Exc::new("AttributeError", format!("{} has no parent class for `super`", c.name)))?;
+                let parent = c.parent.clone().ok_or_else(|| {
+                    Exc::new(
+                        "AttributeError",
+                        format!("{} has no parent class for `super`", c.name),
+                    )
+                })?;
                 return match parent.methods.get(&sym) {
-                    Some(m) => Ok(Value::Bound(Rc::new(BoundMethod { receiver: me.clone(), method: m.clone() }))),
-                    None => Err(Exc::new("AttributeError", format!("{} has no method `{}`", parent.name, self.interner.name(sym)))),
+                    Some(m) => Ok(Value::Bound(Rc::new(BoundMethod {
+                        receiver: me.clone(),
+                        method: m.clone(),
+                    }))),
+                    None => Err(Exc::new(
+                        "AttributeError",
+                        format!(
+                            "{} has no method `{}`",
+                            parent.name,
+                            self.interner.name(sym)
+                        ),
+                    )),
                 };
             }
             class = c.parent.clone();
         }
-        Err(Exc::type_error("`super` used in a method that does not belong to the object's class"))
+        Err(Exc::type_error(
+            "`super` used in a method that does not belong to the object's class",
+        ))
     }
 
     /// `R[b].name(args...)`: returns true when a script frame was pushed (the
     /// result arrives when it returns), false when the result is already in `R[b]`.
-    pub(super) fn call_method_op(&mut self, fiber: &mut Fiber, b: usize, sym: Sym, nargs: usize, names: Option<&Rc<[Rc<str>]>>) -> VmResult<bool> {
+    pub(super) fn call_method_op(
+        &mut self,
+        fiber: &mut Fiber,
+        b: usize,
+        sym: Sym,
+        nargs: usize,
+        names: Option<&Rc<[Rc<str>]>>,
+    ) -> VmResult<bool> {
         let recv = fiber.stack[b].clone();
         match &recv {
             Value::Instance(inst) => {
@@ -148,12 +220,18 @@ impl Vm {
                         let c = c.clone();
                         match names {
                             None => self.enter_closure(fiber, c, b, nargs, FrameKind::Method),
-                            Some(n) => self.enter_closure_kw(fiber, c, b, nargs, n, FrameKind::Method),
+                            Some(n) => {
+                                self.enter_closure_kw(fiber, c, b, nargs, n, FrameKind::Method)
+                            }
                         }
                     }
                     Some(Value::Native(n)) => {
                         let n = n.clone();
-                        let r = self.call_native(&n, Some(&recv), args_at(&fiber.stack, b + 1, nargs, names))?;
+                        let r = self.call_native(
+                            &n,
+                            Some(&recv),
+                            args_at(&fiber.stack, b + 1, nargs, names),
+                        )?;
                         fiber.stack[b] = r;
                         Ok(false)
                     }
@@ -161,13 +239,25 @@ impl Vm {
                         fiber.stack[b] = other.clone();
                         self.call_slow(fiber, b, nargs, names)
                     }
-                    None => Err(Exc::new("AttributeError", format!("{} object has no method `{}`", inst.class.name, self.interner.name(sym)))),
+                    None => Err(Exc::new(
+                        "AttributeError",
+                        format!(
+                            "{} object has no method `{}`",
+                            inst.class.name,
+                            self.interner.name(sym)
+                        ),
+                    )),
                 }
             }
             Value::Object(h) => {
                 let h = h.clone();
                 let name = self.interner.name(sym).clone();
-                match h.0.call_method(self, &recv, &name, args_at(&fiber.stack, b + 1, nargs, names)) {
+                match h.0.call_method(
+                    self,
+                    &recv,
+                    &name,
+                    args_at(&fiber.stack, b + 1, nargs, names),
+                ) {
                     Some(r) => {
                         fiber.stack[b] = r?;
                         Ok(false)
@@ -198,23 +288,42 @@ impl Vm {
 
     /// Calls `R[fidx]` with the `nargs` arguments after it, for everything that is
     /// not the inline fast path. Returns true when a script frame was pushed.
-    pub(super) fn call_slow(&mut self, fiber: &mut Fiber, fidx: usize, nargs: usize, names: Option<&Rc<[Rc<str>]>>) -> VmResult<bool> {
+    pub(super) fn call_slow(
+        &mut self,
+        fiber: &mut Fiber,
+        fidx: usize,
+        nargs: usize,
+        names: Option<&Rc<[Rc<str>]>>,
+    ) -> VmResult<bool> {
         let f = fiber.stack[fidx].clone();
         match &f {
             Value::Func(c) => {
                 let c = c.clone();
                 let is_method = c.proto.is_method as usize;
                 if nargs < is_method + names.map_or(0, |n| n.len()) {
-                    return Err(Exc::type_error(format!("{}() missing its `self` argument", c.proto.name)));
+                    return Err(Exc::type_error(format!(
+                        "{}() missing its `self` argument",
+                        c.proto.name
+                    )));
                 }
                 match names {
-                    None => self.enter_closure(fiber, c, fidx + 1, nargs - is_method, FrameKind::Plain),
-                    Some(n) => self.enter_closure_kw(fiber, c, fidx + 1, nargs - is_method, n, FrameKind::Plain),
+                    None => {
+                        self.enter_closure(fiber, c, fidx + 1, nargs - is_method, FrameKind::Plain)
+                    }
+                    Some(n) => self.enter_closure_kw(
+                        fiber,
+                        c,
+                        fidx + 1,
+                        nargs - is_method,
+                        n,
+                        FrameKind::Plain,
+                    ),
                 }
             }
             Value::Native(n) => {
                 let n = n.clone();
-                let r = self.call_native(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
+                let r =
+                    self.call_native(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
                 fiber.stack[fidx] = r;
                 Ok(false)
             }
@@ -227,11 +336,14 @@ impl Vm {
                         fiber.stack[fidx] = inst;
                         match names {
                             None => self.enter_closure(fiber, c, fidx, nargs, FrameKind::Init),
-                            Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Init),
+                            Some(n) => {
+                                self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Init)
+                            }
                         }
                     }
                     _ => {
-                        let r = self.construct(&cls, args_at(&fiber.stack, fidx + 1, nargs, names))?;
+                        let r =
+                            self.construct(&cls, args_at(&fiber.stack, fidx + 1, nargs, names))?;
                         fiber.stack[fidx] = r;
                         Ok(false)
                     }
@@ -243,12 +355,18 @@ impl Vm {
                     fiber.stack[fidx] = bm.receiver.clone();
                     match names {
                         None => self.enter_closure(fiber, c, fidx, nargs, FrameKind::Method),
-                        Some(n) => self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Method),
+                        Some(n) => {
+                            self.enter_closure_kw(fiber, c, fidx, nargs, n, FrameKind::Method)
+                        }
                     }
                 }
                 Value::Native(n) => {
                     let n = n.clone();
-                    let r = self.call_native(&n, Some(&bm.receiver), args_at(&fiber.stack, fidx + 1, nargs, names))?;
+                    let r = self.call_native(
+                        &n,
+                        Some(&bm.receiver),
+                        args_at(&fiber.stack, fidx + 1, nargs, names),
+                    )?;
                     fiber.stack[fidx] = r;
                     Ok(false)
                 }
@@ -257,7 +375,10 @@ impl Vm {
                     self.call_slow(fiber, fidx, nargs, names)
                 }
             },
-            other => Err(Exc::type_error(format!("{} is not callable", other.type_name()))),
+            other => Err(Exc::type_error(format!(
+                "{} is not callable",
+                other.type_name()
+            ))),
         }
     }
 
@@ -267,7 +388,12 @@ impl Vm {
         let parent = match &regs[1] {
             Value::Nil => None,
             Value::Class(c) => Some(c.clone()),
-            other => return Err(Exc::type_error(format!("class {name} can only extend a class, not {}", other.type_name()))),
+            other => {
+                return Err(Exc::type_error(format!(
+                    "class {name} can only extend a class, not {}",
+                    other.type_name()
+                )));
+            }
         };
         let mut own = FxHashMap::default();
         for m in &regs[2..] {

@@ -6,9 +6,9 @@
 //! a method's register 0 is `self`, which the caller stores in the callee's slot
 //! (base = callee). So no call ever moves its arguments.
 
+use super::Vm;
 use super::fiber::{Fiber, Frame, FrameKind, Outcome};
 use super::generator::Generator;
-use super::Vm;
 use crate::value::func::NativeKind;
 use crate::value::{Args, Class, Closure, Exc, Instance, Native, Value, VmResult};
 use std::rc::Rc;
@@ -21,7 +21,14 @@ impl Vm {
     /// Pushes a frame for `c` with register 0 at `base` and `nargs` arguments
     /// (not counting `self`) already in place. Returns false when no frame was
     /// pushed because `c` is a generator function: the generator is in `stack[ret]`.
-    pub(super) fn enter_closure(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, nargs: usize, kind: FrameKind) -> VmResult<bool> {
+    pub(super) fn enter_closure(
+        &mut self,
+        fiber: &mut Fiber,
+        c: Rc<Closure>,
+        base: usize,
+        nargs: usize,
+        kind: FrameKind,
+    ) -> VmResult<bool> {
         let p = &c.proto;
         let nparams = p.params.len();
         if nargs != nparams {
@@ -29,7 +36,10 @@ impl Vm {
                 return Err(too_many_args(&p.name, nparams, nargs));
             }
             if nargs < p.nrequired {
-                return Err(Exc::type_error(format!("{}() missing required argument `{}`", p.name, p.params[nargs])));
+                return Err(Exc::type_error(format!(
+                    "{}() missing required argument `{}`",
+                    p.name, p.params[nargs]
+                )));
             }
         }
         fiber.reserve(base, p.nregs);
@@ -64,15 +74,30 @@ impl Vm {
         for (j, name) in names.iter().enumerate() {
             let v = std::mem::take(&mut fiber.stack[first + npos + j]);
             match p.params.iter().position(|q| q == name) {
-                None => return Err(Exc::type_error(format!("{}() got an unexpected named argument `{name}`", p.name))),
+                None => {
+                    return Err(Exc::type_error(format!(
+                        "{}() got an unexpected named argument `{name}`",
+                        p.name
+                    )));
+                }
                 Some(i) if !matches!(slots[i], Value::Undef) => {
-                    return Err(Exc::type_error(format!("{}() got multiple values for argument `{name}`", p.name)));
+                    return Err(Exc::type_error(format!(
+                        "{}() got multiple values for argument `{name}`",
+                        p.name
+                    )));
                 }
                 Some(i) => slots[i] = v,
             }
         }
-        if let Some(i) = slots.iter().take(p.nrequired).position(|v| matches!(v, Value::Undef)) {
-            return Err(Exc::type_error(format!("{}() missing required argument `{}`", p.name, p.params[i])));
+        if let Some(i) = slots
+            .iter()
+            .take(p.nrequired)
+            .position(|v| matches!(v, Value::Undef))
+        {
+            return Err(Exc::type_error(format!(
+                "{}() missing required argument `{}`",
+                p.name, p.params[i]
+            )));
         }
         fiber.reserve(base, p.nregs);
         for (i, v) in slots.into_iter().enumerate() {
@@ -81,21 +106,38 @@ impl Vm {
         self.push_frame(fiber, c, base, kind)
     }
 
-    fn push_frame(&mut self, fiber: &mut Fiber, c: Rc<Closure>, base: usize, kind: FrameKind) -> VmResult<bool> {
+    fn push_frame(
+        &mut self,
+        fiber: &mut Fiber,
+        c: Rc<Closure>,
+        base: usize,
+        kind: FrameKind,
+    ) -> VmResult<bool> {
         let serial = self.next_serial();
-        let ret = if kind == FrameKind::Plain { base - 1 } else { base };
+        let ret = if kind == FrameKind::Plain {
+            base - 1
+        } else {
+            base
+        };
         if c.proto.is_generator {
             // The body runs later, on a fiber of its own.
             let n = c.proto.nregs;
             let mut g = Fiber::default();
-            g.stack.extend(fiber.stack[base..base + n].iter_mut().map(std::mem::take));
+            g.stack
+                .extend(fiber.stack[base..base + n].iter_mut().map(std::mem::take));
             let name = c.proto.name.clone();
             g.frames.push(Frame::new(c, 0, serial, FrameKind::Method));
             fiber.stack[ret] = Value::object(Generator::new(g, name));
             return Ok(false);
         }
         if self.depth >= self.config.max_call_depth {
-            return Err(Exc::new("RecursionError", format!("maximum recursion depth exceeded ({} frames)", self.config.max_call_depth)));
+            return Err(Exc::new(
+                "RecursionError",
+                format!(
+                    "maximum recursion depth exceeded ({} frames)",
+                    self.config.max_call_depth
+                ),
+            ));
         }
         self.depth += 1;
         fiber.frames.push(Frame::new(c, base, serial, kind));
@@ -103,7 +145,12 @@ impl Vm {
     }
 
     /// Calls a native function.
-    pub(super) fn call_native(&mut self, n: &Native, receiver: Option<&Value>, args: Args) -> VmResult<Value> {
+    pub(super) fn call_native(
+        &mut self,
+        n: &Native,
+        receiver: Option<&Value>,
+        args: Args,
+    ) -> VmResult<Value> {
         match &n.kind {
             NativeKind::Fn(f) => f(self, args),
             NativeKind::Host(f) => {
@@ -112,14 +159,21 @@ impl Vm {
             }
             NativeKind::Method(f) => match receiver {
                 Some(r) => f(self, r, args),
-                None => Err(Exc::type_error(format!("method {}() needs an object to act on", n.name))),
+                None => Err(Exc::type_error(format!(
+                    "method {}() needs an object to act on",
+                    n.name
+                ))),
             },
             NativeKind::ObjectMethod => match receiver {
                 Some(r @ Value::Object(h)) => {
                     let h = h.clone();
-                    h.0.call_method(self, r, &n.name, args).unwrap_or_else(|| Err(no_method(r, &n.name)))
+                    h.0.call_method(self, r, &n.name, args)
+                        .unwrap_or_else(|| Err(no_method(r, &n.name)))
                 }
-                _ => Err(Exc::type_error(format!("method {}() needs an object to act on", n.name))),
+                _ => Err(Exc::type_error(format!(
+                    "method {}() needs an object to act on",
+                    n.name
+                ))),
             },
         }
     }
@@ -145,7 +199,10 @@ impl Vm {
                 };
                 let ntotal = args.pos.len() + args.named.len();
                 if c.proto.is_method && args.pos.is_empty() {
-                    return Err(Exc::type_error(format!("{}() missing its `self` argument", c.proto.name)));
+                    return Err(Exc::type_error(format!(
+                        "{}() missing its `self` argument",
+                        c.proto.name
+                    )));
                 }
                 let n = ntotal - c.proto.is_method as usize;
                 self.run_nested(setup, |vm, fiber| {
@@ -164,16 +221,29 @@ impl Vm {
                 let b = b.clone();
                 self.call_bound_args(&b.receiver, &b.method, args)
             }
-            other => Err(Exc::type_error(format!("{} is not callable", other.type_name()))),
+            other => Err(Exc::type_error(format!(
+                "{} is not callable",
+                other.type_name()
+            ))),
         }
     }
 
     /// Calls `method` (a script or native method) on `receiver`.
-    pub fn call_bound(&mut self, receiver: &Value, method: &Value, args: &[Value]) -> VmResult<Value> {
+    pub fn call_bound(
+        &mut self,
+        receiver: &Value,
+        method: &Value,
+        args: &[Value],
+    ) -> VmResult<Value> {
         self.call_bound_args(receiver, method, Args::new(args))
     }
 
-    pub fn call_bound_args(&mut self, receiver: &Value, method: &Value, args: Args) -> VmResult<Value> {
+    pub fn call_bound_args(
+        &mut self,
+        receiver: &Value,
+        method: &Value,
+        args: Args,
+    ) -> VmResult<Value> {
         match method {
             Value::Func(c) if c.proto.is_method => {
                 let c = c.clone();
@@ -200,17 +270,23 @@ impl Vm {
     }
 
     /// Runs a script function to completion on a spare fiber (calls from native code).
-    fn run_nested(&mut self, setup: impl FnOnce(&mut Fiber), enter: impl FnOnce(&mut Vm, &mut Fiber) -> VmResult<bool>) -> VmResult<Value> {
+    fn run_nested(
+        &mut self,
+        setup: impl FnOnce(&mut Fiber),
+        enter: impl FnOnce(&mut Vm, &mut Fiber) -> VmResult<bool>,
+    ) -> VmResult<Value> {
         self.enter_native()?;
         let mut fiber = self.take_fiber();
         setup(&mut fiber);
-        let result = match enter(self, &mut fiber) {
-            Ok(true) => stacker::maybe_grow(RED_ZONE, NEW_STACK, || self.execute(&mut fiber)).map(|o| match o {
-                Outcome::Returned(v) | Outcome::Yielded(v) => v,
-            }),
-            Ok(false) => Ok(std::mem::take(&mut fiber.stack[0])),
-            Err(e) => Err(e),
-        };
+        let result =
+            match enter(self, &mut fiber) {
+                Ok(true) => stacker::maybe_grow(RED_ZONE, NEW_STACK, || self.execute(&mut fiber))
+                    .map(|o| match o {
+                        Outcome::Returned(v) | Outcome::Yielded(v) => v,
+                    }),
+                Ok(false) => Ok(std::mem::take(&mut fiber.stack[0])),
+                Err(e) => Err(e),
+            };
         self.give_fiber(fiber);
         self.leave_native();
         result
@@ -221,7 +297,12 @@ impl Vm {
         let inst = Value::Instance(Rc::new(Instance::new(cls.clone())));
         match cls.methods.get(&self.syms.init).cloned() {
             None if args.is_empty() => {}
-            None => return Err(Exc::type_error(format!("{}() takes no arguments (it has no `init` method)", cls.name))),
+            None => {
+                return Err(Exc::type_error(format!(
+                    "{}() takes no arguments (it has no `init` method)",
+                    cls.name
+                )));
+            }
             Some(init) => {
                 self.call_bound_args(&inst, &init, args)?;
             }
@@ -231,9 +312,15 @@ impl Vm {
 }
 
 pub(super) fn too_many_args(name: &str, nparams: usize, given: usize) -> Exc {
-    Exc::type_error(format!("{name}() takes {nparams} argument{} but {given} were given", if nparams == 1 { "" } else { "s" }))
+    Exc::type_error(format!(
+        "{name}() takes {nparams} argument{} but {given} were given",
+        if nparams == 1 { "" } else { "s" }
+    ))
 }
 
 pub(super) fn no_method(v: &Value, name: &str) -> Exc {
-    Exc::new("AttributeError", format!("{} has no method `{name}`", v.type_name()))
+    Exc::new(
+        "AttributeError",
+        format!("{} has no method `{name}`", v.type_name()),
+    )
 }

@@ -39,7 +39,9 @@ fn int_cmp(cmp: Cmp, x: i64, y: i64) -> bool {
 #[inline(always)]
 fn store(slot: &mut Value, v: Value) {
     match slot {
-        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => std::mem::forget(std::mem::replace(slot, v)),
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+            std::mem::forget(std::mem::replace(slot, v))
+        }
         _ => *slot = v,
     }
 }
@@ -73,7 +75,10 @@ impl Vm {
     pub(crate) fn execute(&mut self, fiber: &mut Fiber) -> VmResult<Outcome> {
         'frame: loop {
             let (closure, base, mut ip) = {
-                let f = fiber.frames.last().expect("execute runs a fiber with a frame");
+                let f = fiber
+                    .frames
+                    .last()
+                    .expect("execute runs a fiber with a frame");
                 (f.closure.clone(), f.base as usize, f.ip as usize)
             };
             let proto = &*closure.proto;
@@ -161,7 +166,9 @@ impl Vm {
                         let v = reg!(src).clone();
                         store(&mut reg!(dst), v);
                     }
-                    Op::LoadConst { dst, k } => store(&mut reg!(dst), proto.consts[k as usize].clone()),
+                    Op::LoadConst { dst, k } => {
+                        store(&mut reg!(dst), proto.consts[k as usize].clone())
+                    }
                     Op::LoadInt { dst, v } => store_int(&mut reg!(dst), v as i64),
                     Op::LoadNil { dst } => store(&mut reg!(dst), Value::Nil),
                     Op::LoadBool { dst, v } => store(&mut reg!(dst), Value::Bool(v)),
@@ -173,9 +180,15 @@ impl Vm {
                         let v = v.clone();
                         store(&mut reg!(dst), v);
                     }
-                    Op::SetGlobal { src, slot } => self.globals.values[slot as usize] = reg!(src).clone(),
-                    Op::GetUpval { dst, idx } => reg!(dst) = closure.upvals[idx as usize].borrow().clone(),
-                    Op::SetUpval { src, idx } => *closure.upvals[idx as usize].borrow_mut() = reg!(src).clone(),
+                    Op::SetGlobal { src, slot } => {
+                        self.globals.values[slot as usize] = reg!(src).clone()
+                    }
+                    Op::GetUpval { dst, idx } => {
+                        reg!(dst) = closure.upvals[idx as usize].borrow().clone()
+                    }
+                    Op::SetUpval { src, idx } => {
+                        *closure.upvals[idx as usize].borrow_mut() = reg!(src).clone()
+                    }
                     Op::GetCell { dst, cell } => {
                         let v = match &reg!(cell) {
                             Value::Cell(c) => c.borrow().clone(),
@@ -271,7 +284,13 @@ impl Vm {
                         let n = nargs as usize;
                         let callee = &self.globals.values[slot as usize];
                         let fast = match callee {
-                            Value::Func(c) if !c.proto.is_method && n == c.proto.params.len() && !c.proto.is_generator => Some(c.clone()),
+                            Value::Func(c)
+                                if !c.proto.is_method
+                                    && n == c.proto.params.len()
+                                    && !c.proto.is_generator =>
+                            {
+                                Some(c.clone())
+                            }
                             _ => None,
                         };
                         match fast {
@@ -282,7 +301,12 @@ impl Vm {
                                 fiber.reserve(new_base, c.proto.nregs);
                                 self.depth += 1;
                                 self.frame_serial = self.frame_serial.wrapping_add(1);
-                                fiber.frames.push(Frame::new(c, new_base, self.frame_serial, FrameKind::Plain));
+                                fiber.frames.push(Frame::new(
+                                    c,
+                                    new_base,
+                                    self.frame_serial,
+                                    FrameKind::Plain,
+                                ));
                                 continue 'frame;
                             }
                             _ => {
@@ -311,18 +335,33 @@ impl Vm {
                         save_ip!();
                         match plain {
                             // the common case, inline: exact arity, not a generator
-                            Some(c) if n == c.proto.params.len() && !c.proto.is_generator && self.depth < self.config.max_call_depth => {
+                            Some(c)
+                                if n == c.proto.params.len()
+                                    && !c.proto.is_generator
+                                    && self.depth < self.config.max_call_depth =>
+                            {
                                 charge!(c.proto.code.len());
                                 let new_base = fidx + 1;
                                 fiber.reserve(new_base, c.proto.nregs);
                                 self.depth += 1;
                                 self.frame_serial = self.frame_serial.wrapping_add(1);
-                                fiber.frames.push(Frame::new(c, new_base, self.frame_serial, FrameKind::Plain));
+                                fiber.frames.push(Frame::new(
+                                    c,
+                                    new_base,
+                                    self.frame_serial,
+                                    FrameKind::Plain,
+                                ));
                                 continue 'frame;
                             }
                             Some(c) => {
                                 charge!(c.proto.code.len());
-                                if tryv!(self.enter_closure(fiber, c, fidx + 1, n, FrameKind::Plain)) {
+                                if tryv!(self.enter_closure(
+                                    fiber,
+                                    c,
+                                    fidx + 1,
+                                    n,
+                                    FrameKind::Plain
+                                )) {
                                     continue 'frame;
                                 }
                             }
@@ -335,11 +374,21 @@ impl Vm {
                         }
                         refresh!();
                     }
-                    Op::CallMethod { base: b, name, nargs } => {
+                    Op::CallMethod {
+                        base: b,
+                        name,
+                        nargs,
+                    } => {
                         charge!(1);
                         save_ip!();
                         let sym = proto.names[name as usize];
-                        if tryv!(self.call_method_op(fiber, base + b as usize, sym, nargs as usize, None)) {
+                        if tryv!(self.call_method_op(
+                            fiber,
+                            base + b as usize,
+                            sym,
+                            nargs as usize,
+                            None
+                        )) {
                             continue 'frame;
                         }
                         refresh!();
@@ -348,7 +397,8 @@ impl Vm {
                         let v = std::mem::take(&mut reg!(src));
                         // the common case, inline: a plain frame with no handlers
                         let depth = fiber.frames.len() - 1;
-                        let simple = depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
+                        let simple =
+                            depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
                         if simple {
                             let frame = fiber.frames.pop().expect("running frame");
                             if frame.kind != FrameKind::Init {
@@ -397,7 +447,9 @@ impl Vm {
                                 let mut state = it.borrow_mut();
                                 match &mut *state {
                                     Iter::Range { next, stop, step } => {
-                                        if (*step > 0 && *next < *stop) || (*step < 0 && *next > *stop) {
+                                        if (*step > 0 && *next < *stop)
+                                            || (*step < 0 && *next > *stop)
+                                        {
                                             let v = *next;
                                             match next.checked_add(*step) {
                                                 Some(n) => *next = n,
@@ -457,12 +509,24 @@ impl Vm {
 
     #[cold]
     fn undefined_global(&self, slot: u32) -> Exc {
-        Exc::new("NameError", format!("name `{}` is not defined", self.globals.names[slot as usize]))
+        Exc::new(
+            "NameError",
+            format!(
+                "name `{}` is not defined",
+                self.globals.names[slot as usize]
+            ),
+        )
     }
 
     /// Every instruction the loop does not handle inline.
     #[inline(never)]
-    fn slow_op(&mut self, fiber: &mut Fiber, op: Op, base: usize, closure: &Rc<Closure>) -> VmResult<Step> {
+    fn slow_op(
+        &mut self,
+        fiber: &mut Fiber,
+        op: Op,
+        base: usize,
+        closure: &Rc<Closure>,
+    ) -> VmResult<Step> {
         let proto: &Proto = &closure.proto;
         macro_rules! reg {
             ($r:expr) => {
@@ -475,7 +539,9 @@ impl Vm {
                 reg!(reg) = Value::Cell(Rc::new(RefCell::new(v)));
             }
             Op::Div { dst, a, b } => reg!(dst) = ops::arith(Arith::Div, &reg!(a), &reg!(b))?,
-            Op::FloorDiv { dst, a, b } => reg!(dst) = ops::arith(Arith::FloorDiv, &reg!(a), &reg!(b))?,
+            Op::FloorDiv { dst, a, b } => {
+                reg!(dst) = ops::arith(Arith::FloorDiv, &reg!(a), &reg!(b))?
+            }
             Op::Mod { dst, a, b } => reg!(dst) = ops::arith(Arith::Mod, &reg!(a), &reg!(b))?,
             Op::Pow { dst, a, b } => reg!(dst) = ops::arith(Arith::Pow, &reg!(a), &reg!(b))?,
             Op::BitAnd { dst, a, b } => reg!(dst) = ops::arith(Arith::BitAnd, &reg!(a), &reg!(b))?,
@@ -496,11 +562,22 @@ impl Vm {
                     return Ok(Step::Reload);
                 }
             }
-            Op::CallMethodKw { base: b, name, nargs, names } => {
+            Op::CallMethodKw {
+                base: b,
+                name,
+                nargs,
+                names,
+            } => {
                 self.budget -= 1;
                 let sym = proto.names[name as usize];
                 let names = proto.kw_lists[names as usize].clone();
-                if self.call_method_op(fiber, base + b as usize, sym, nargs as usize, Some(&names))? {
+                if self.call_method_op(
+                    fiber,
+                    base + b as usize,
+                    sym,
+                    nargs as usize,
+                    Some(&names),
+                )? {
                     return Ok(Step::Reload);
                 }
             }
@@ -525,7 +602,12 @@ impl Vm {
             }
             Op::Slice { dst, base: b } => {
                 let s = base + b as usize;
-                reg!(dst) = ops::slice(&fiber.stack[s], &fiber.stack[s + 1], &fiber.stack[s + 2], &fiber.stack[s + 3])?;
+                reg!(dst) = ops::slice(
+                    &fiber.stack[s],
+                    &fiber.stack[s + 1],
+                    &fiber.stack[s + 2],
+                    &fiber.stack[s + 3],
+                )?;
             }
             Op::GetAttr { dst, obj, name } => {
                 let o = reg!(obj).clone();
@@ -574,12 +656,17 @@ impl Vm {
             }
             Op::Throw { src } => {
                 let v = reg!(src).clone();
-                return Err(self.to_exception(&v)?);
+                return Err(self.exception_from(&v)?);
             }
             Op::PushHandler { reg, finally, off } => {
                 let frame = fiber.frames.len() - 1;
                 let target = jump(fiber.frames[frame].ip as usize, off);
-                fiber.handlers.push(Handler { frame, ip: target, reg, finally });
+                fiber.handlers.push(Handler {
+                    frame,
+                    ip: target,
+                    reg,
+                    finally,
+                });
             }
             Op::PopHandler => {
                 fiber.handlers.pop();
@@ -602,14 +689,22 @@ impl Vm {
                     reg!(dst) = r;
                 }
             },
-            Op::Format { dst, src, spec, repr } => {
+            Op::Format {
+                dst,
+                src,
+                spec,
+                repr,
+            } => {
                 let v = reg!(src).clone();
                 let s = if repr {
                     to_repr(self, &v)?
                 } else if spec == u16::MAX {
                     to_display(self, &v)?
                 } else {
-                    let spec = proto.consts[spec as usize].as_str().unwrap_or("").to_string();
+                    let spec = proto.consts[spec as usize]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
                     format_value(self, &v, &spec)?
                 };
                 reg!(dst) = Value::string(s);
@@ -625,7 +720,10 @@ impl Vm {
                 reg!(dst) = Value::string(out);
             }
             Op::Import { dst, path } => {
-                let p = proto.consts[path as usize].as_str().unwrap_or("").to_string();
+                let p = proto.consts[path as usize]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 reg!(dst) = self.import(&p, &proto.source.name)?;
             }
             other => unreachable!("{other:?} is handled by the dispatch loop"),
@@ -690,7 +788,7 @@ impl Vm {
     }
 
     /// `throw v`: an error value as it is, a string as kind `Error`.
-    fn to_exception(&mut self, v: &Value) -> VmResult<Exc> {
+    fn exception_from(&mut self, v: &Value) -> VmResult<Exc> {
         Ok(match v {
             Value::Error(e) => Exc::Error(e.clone()),
             Value::Str(s) => Exc::new("Error", s.as_str()),

@@ -31,7 +31,13 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(closure: Rc<Closure>, base: usize, serial: u32, kind: FrameKind) -> Frame {
-        Frame { closure, ip: 0, base: base as u32, serial, kind }
+        Frame {
+            closure,
+            ip: 0,
+            base: base as u32,
+            serial,
+            kind,
+        }
     }
     /// Where the caller wants the result (for a fiber's first frame: unused).
     pub fn ret(&self) -> usize {

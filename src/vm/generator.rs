@@ -31,7 +31,11 @@ pub enum Resumed {
 
 impl Generator {
     pub fn new(fiber: Fiber, name: Rc<str>) -> Generator {
-        Generator { fiber: RefCell::new(Some(fiber)), state: Cell::new(GenState::Created), name }
+        Generator {
+            fiber: RefCell::new(Some(fiber)),
+            state: Cell::new(GenState::Created),
+            name,
+        }
     }
     pub fn state(&self) -> GenState {
         self.state.get()
@@ -49,7 +53,12 @@ impl Vm {
     /// Resumes `g` with `sent` (nil for `next`), or by raising `raise` inside it.
     pub fn resume(&mut self, g: &Generator, sent: Value, raise: Option<Exc>) -> VmResult<Resumed> {
         match g.state.get() {
-            GenState::Running => return Err(Exc::value_error(format!("generator {} is already running", g.name))),
+            GenState::Running => {
+                return Err(Exc::value_error(format!(
+                    "generator {} is already running",
+                    g.name
+                )));
+            }
             GenState::Done => {
                 return match raise {
                     Some(e) => Err(e),
@@ -63,7 +72,9 @@ impl Vm {
                     return Err(e);
                 }
                 if !matches!(sent, Value::Nil) {
-                    return Err(Exc::type_error("can't send a value other than nil to a generator that has not started"));
+                    return Err(Exc::type_error(
+                        "can't send a value other than nil to a generator that has not started",
+                    ));
                 }
             }
             GenState::Suspended => {}
@@ -86,7 +97,9 @@ impl Vm {
                 fiber.resume_slot = None;
                 fiber.sent = None;
                 match self.unwind(&mut fiber, e) {
-                    Ok(()) => stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.execute(&mut fiber)),
+                    Ok(()) => stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || {
+                        self.execute(&mut fiber)
+                    }),
                     Err(e) => Err(e),
                 }
             }
@@ -113,7 +126,11 @@ impl Vm {
     /// One step of `yield from` on the iterable in `stack[slot]`: the next value to
     /// pass out, or None when the inner iterable is finished (its return value is
     /// then in `stack[slot]`).
-    pub(super) fn yield_from_step(&mut self, fiber: &mut Fiber, slot: usize) -> VmResult<Option<Value>> {
+    pub(super) fn yield_from_step(
+        &mut self,
+        fiber: &mut Fiber,
+        slot: usize,
+    ) -> VmResult<Option<Value>> {
         let sent = fiber.sent.take().unwrap_or(Value::Nil);
         loop {
             let inner = fiber.stack[slot].clone();
@@ -167,23 +184,42 @@ impl Object for Generator {
     fn is_iterator(&self) -> bool {
         true
     }
-    fn call_method(&self, vm: &mut Vm, this: &Value, name: &str, args: Args) -> Option<VmResult<Value>> {
+    fn call_method(
+        &self,
+        vm: &mut Vm,
+        this: &Value,
+        name: &str,
+        args: Args,
+    ) -> Option<VmResult<Value>> {
         let _ = this;
         Some(match name {
-            "send" => args.bind("send", ["value"], 1).and_then(|[v]| match vm.resume(self, v.unwrap_or_default(), None)? {
-                Resumed::Yielded(v) => Ok(v),
-                Resumed::Returned(_) => Err(Exc::new("StopIteration", format!("generator {} finished", self.name))),
+            "send" => args.bind("send", ["value"], 1).and_then(|[v]| {
+                match vm.resume(self, v.unwrap_or_default(), None)? {
+                    Resumed::Yielded(v) => Ok(v),
+                    Resumed::Returned(_) => Err(Exc::new(
+                        "StopIteration",
+                        format!("generator {} finished", self.name),
+                    )),
+                }
             }),
             "throw" => args.bind("throw", ["error"], 1).and_then(|[e]| {
                 let e = e.unwrap_or_default();
                 let exc = match &e {
                     Value::Error(err) => Exc::Error(err.clone()),
                     Value::Str(s) => Exc::new("Error", s.as_str()),
-                    other => return Err(Exc::type_error(format!("throw() needs an error, not {}", other.type_name()))),
+                    other => {
+                        return Err(Exc::type_error(format!(
+                            "throw() needs an error, not {}",
+                            other.type_name()
+                        )));
+                    }
                 };
                 match vm.resume(self, Value::Nil, Some(exc))? {
                     Resumed::Yielded(v) => Ok(v),
-                    Resumed::Returned(_) => Err(Exc::new("StopIteration", format!("generator {} finished", self.name))),
+                    Resumed::Returned(_) => Err(Exc::new(
+                        "StopIteration",
+                        format!("generator {} finished", self.name),
+                    )),
                 }
             }),
             "close" => args.expect("close", 0, 0).and_then(|_| {
@@ -192,11 +228,18 @@ impl Object for Generator {
                     self.fiber.borrow_mut().take();
                     return Ok(Value::Nil);
                 }
-                match vm.resume(self, Value::Nil, Some(Exc::uncatchable("GeneratorExit", "generator closed"))) {
+                match vm.resume(
+                    self,
+                    Value::Nil,
+                    Some(Exc::uncatchable("GeneratorExit", "generator closed")),
+                ) {
                     Ok(Resumed::Yielded(_)) => {
                         self.state.set(GenState::Done);
                         self.fiber.borrow_mut().take();
-                        Err(Exc::new("RuntimeError", format!("generator {} yielded while being closed", self.name)))
+                        Err(Exc::new(
+                            "RuntimeError",
+                            format!("generator {} yielded while being closed", self.name),
+                        ))
                     }
                     Ok(Resumed::Returned(_)) => Ok(Value::Nil),
                     Err(e) if e.kind() == "GeneratorExit" => Ok(Value::Nil),

@@ -32,12 +32,17 @@ impl Globals {
 
     /// The slot `name` reads in `unit`: the unit's own, else a builtin.
     pub fn lookup(&self, unit: usize, name: &str) -> Option<u32> {
-        self.units[unit].get(name).or_else(|| self.units[BUILTINS].get(name)).copied()
+        self.units[unit]
+            .get(name)
+            .or_else(|| self.units[BUILTINS].get(name))
+            .copied()
     }
 
     /// True when `name` in `unit` is a builtin the unit has not redeclared.
     pub fn is_builtin(&self, unit: usize, name: &str) -> bool {
-        unit != BUILTINS && !self.units[unit].contains_key(name) && self.units[BUILTINS].contains_key(name)
+        unit != BUILTINS
+            && !self.units[unit].contains_key(name)
+            && self.units[BUILTINS].contains_key(name)
     }
 
     /// The unit's own slot for `name`, created (unset) if needed.
@@ -61,7 +66,10 @@ impl Globals {
     }
 
     pub fn get(&self, unit: usize, name: &str) -> Option<&Value> {
-        self.units[unit].get(name).map(|&s| &self.values[s as usize]).filter(|v| !matches!(v, Value::Undef))
+        self.units[unit]
+            .get(name)
+            .map(|&s| &self.values[s as usize])
+            .filter(|v| !matches!(v, Value::Undef))
     }
 
     /// Sets (declaring if needed) a global of `unit`.

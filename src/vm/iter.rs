@@ -10,15 +10,34 @@ impl Vm {
     /// The iteration state for `for x in v`.
     pub fn make_iter(&mut self, v: &Value) -> VmResult<Iter> {
         Ok(match v {
-            Value::Range(r) => Iter::Range { next: r.start, stop: r.stop, step: r.step },
-            Value::List(l) => Iter::List { list: l.clone(), index: 0 },
-            Value::Map(m) => Iter::Items { items: m.borrow().keys().map(|k| k.value().clone()).collect(), index: 0 },
-            Value::Str(s) => Iter::Str { s: s.clone(), byte: 0 },
-            Value::Bytes(b) => Iter::Bytes { b: b.clone(), index: 0 },
+            Value::Range(r) => Iter::Range {
+                next: r.start,
+                stop: r.stop,
+                step: r.step,
+            },
+            Value::List(l) => Iter::List {
+                list: l.clone(),
+                index: 0,
+            },
+            Value::Map(m) => Iter::Items {
+                items: m.borrow().keys().map(|k| k.value().clone()).collect(),
+                index: 0,
+            },
+            Value::Str(s) => Iter::Str {
+                s: s.clone(),
+                byte: 0,
+            },
+            Value::Bytes(b) => Iter::Bytes {
+                b: b.clone(),
+                index: 0,
+            },
             Value::Object(h) if h.0.is_iterator() => Iter::Object(v.clone()),
             Value::Object(h) => {
                 let h = h.clone();
-                match h.0.call_method(self, v, "iter", crate::value::Args::new(&[])) {
+                match h
+                    .0
+                    .call_method(self, v, "iter", crate::value::Args::new(&[]))
+                {
                     Some(r) => {
                         let inner = r?;
                         return self.make_iter(&inner);
@@ -98,7 +117,10 @@ impl Vm {
             Value::Range(r) => {
                 let n = r.len();
                 if n > (1 << 28) {
-                    return Err(Exc::new("OverflowError", "range is too large to make a list of"));
+                    return Err(Exc::new(
+                        "OverflowError",
+                        "range is too large to make a list of",
+                    ));
                 }
                 Ok((0..n).map(|i| Value::Int(r.nth(i))).collect())
             }

@@ -58,7 +58,10 @@ pub struct Output {
 
 impl Output {
     pub fn new(sink: Box<dyn Write>) -> Output {
-        Output { sink, buf: Vec::with_capacity(8192) }
+        Output {
+            sink,
+            buf: Vec::with_capacity(8192),
+        }
     }
     pub fn write_str(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
@@ -88,7 +91,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { allow_processes: true, allow_files: true, max_instructions: None, max_call_depth: 10_000 }
+        Config {
+            allow_processes: true,
+            allow_files: true,
+            max_instructions: None,
+            max_call_depth: 10_000,
+        }
     }
 }
 
@@ -166,7 +174,11 @@ impl Vm {
     }
 
     /// Registers a table of methods for a built-in type.
-    pub fn register_methods(&mut self, table: fn(&mut TypeMethods) -> &mut FxHashMap<Sym, MethodFn>, methods: &[(&str, MethodFn)]) {
+    pub fn register_methods(
+        &mut self,
+        table: fn(&mut TypeMethods) -> &mut FxHashMap<Sym, MethodFn>,
+        methods: &[(&str, MethodFn)],
+    ) {
         for (name, f) in methods {
             let sym = self.interner.intern(name);
             table(&mut self.types).insert(sym, *f);
@@ -175,7 +187,10 @@ impl Vm {
 
     /// Runs a compiled top-level chunk and returns its value.
     pub fn run_proto(&mut self, proto: Rc<Proto>) -> VmResult<Value> {
-        let closure = Value::Func(Rc::new(Closure { proto, upvals: Box::new([]) }));
+        let closure = Value::Func(Rc::new(Closure {
+            proto,
+            upvals: Box::new([]),
+        }));
         self.call(&closure, &[])
     }
 
@@ -209,7 +224,10 @@ impl Vm {
                 // stay exhausted: finally blocks cannot keep the script running
                 self.budget = 0;
                 self.budget_start = 0;
-                return Err(Exc::uncatchable("InstructionLimit", format!("the script ran more than {limit} instructions")));
+                return Err(Exc::uncatchable(
+                    "InstructionLimit",
+                    format!("the script ran more than {limit} instructions"),
+                ));
             }
             self.budget = self.budget.min((limit - self.executed) as i64);
         }
@@ -222,19 +240,30 @@ impl Vm {
 
     /// A `str()` method's result for an instance that defines one.
     pub fn instance_str(&mut self, v: &Value) -> VmResult<Option<String>> {
-        let Value::Instance(inst) = v else { return Ok(None) };
-        let Some(m) = inst.class.methods.get(&self.syms.str_).cloned() else { return Ok(None) };
+        let Value::Instance(inst) = v else {
+            return Ok(None);
+        };
+        let Some(m) = inst.class.methods.get(&self.syms.str_).cloned() else {
+            return Ok(None);
+        };
         let r = self.call_bound(v, &m, &[])?;
         match r {
             Value::Str(s) => Ok(Some(s.as_str().to_string())),
-            other => Err(Exc::type_error(format!("str() of {} returned {}, not a str", inst.class.name, other.type_name()))),
+            other => Err(Exc::type_error(format!(
+                "str() of {} returned {}, not a str",
+                inst.class.name,
+                other.type_name()
+            ))),
         }
     }
 
     /// Enters a nested native→script call, bounding the Rust stack it uses.
     fn enter_native(&mut self) -> VmResult<()> {
         if self.native_depth >= MAX_NATIVE_DEPTH {
-            return Err(Exc::new("RecursionError", "maximum recursion depth exceeded (calls nested through builtins)"));
+            return Err(Exc::new(
+                "RecursionError",
+                "maximum recursion depth exceeded (calls nested through builtins)",
+            ));
         }
         self.native_depth += 1;
         Ok(())

@@ -47,11 +47,19 @@ impl Arith {
 const MAX_REPEAT: usize = 1 << 30;
 
 pub fn overflow(op: &str) -> Exc {
-    Exc::new("OverflowError", format!("integer overflow in `{op}` (ints are 64-bit)"))
+    Exc::new(
+        "OverflowError",
+        format!("integer overflow in `{op}` (ints are 64-bit)"),
+    )
 }
 
 fn unsupported(op: Arith, a: &Value, b: &Value) -> Exc {
-    Exc::type_error(format!("unsupported operand types for {}: {} and {}", op.symbol(), a.type_name(), b.type_name()))
+    Exc::type_error(format!(
+        "unsupported operand types for {}: {} and {}",
+        op.symbol(),
+        a.type_name(),
+        b.type_name()
+    ))
 }
 
 fn zero_division(what: &str) -> Exc {
@@ -79,7 +87,13 @@ pub fn arith(op: Arith, a: &Value, b: &Value) -> VmResult<Value> {
         (Some(Num::I(x)), Some(Num::I(y))) => {
             let r = int_arith(op, x, y)?;
             // bool op bool stays a bool for the bitwise operators, as in Python
-            if let (Value::Bool(_), Value::Bool(_), Arith::BitAnd | Arith::BitOr | Arith::BitXor, Value::Int(i)) = (a, b, op, &r) {
+            if let (
+                Value::Bool(_),
+                Value::Bool(_),
+                Arith::BitAnd | Arith::BitOr | Arith::BitXor,
+                Value::Int(i),
+            ) = (a, b, op, &r)
+            {
                 return Ok(Value::Bool(*i != 0));
             }
             Ok(r)
@@ -112,14 +126,22 @@ fn int_arith(op: Arith, x: i64, y: i64) -> VmResult<Value> {
                 return Err(zero_division("integer division by zero"));
             }
             let q = x.checked_div(y).ok_or_else(|| overflow("//"))?;
-            Ok(Value::Int(if (x % y != 0) && ((x < 0) != (y < 0)) { q - 1 } else { q }))
+            Ok(Value::Int(if (x % y != 0) && ((x < 0) != (y < 0)) {
+                q - 1
+            } else {
+                q
+            }))
         }
         Arith::Mod => {
             if y == 0 {
                 return Err(zero_division("integer modulo by zero"));
             }
             let r = x.checked_rem(y).unwrap_or(0); // i64::MIN % -1 is 0
-            Ok(Value::Int(if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }))
+            Ok(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
+                r + y
+            } else {
+                r
+            }))
         }
         Arith::Pow => {
             if y < 0 {
@@ -160,7 +182,11 @@ fn int_arith(op: Arith, x: i64, y: i64) -> VmResult<Value> {
             if y < 0 {
                 return Err(Exc::value_error("negative shift count"));
             }
-            Ok(Value::Int(if y >= 64 { if x < 0 { -1 } else { 0 } } else { x >> y }))
+            Ok(Value::Int(if y >= 64 {
+                if x < 0 { -1 } else { 0 }
+            } else {
+                x >> y
+            }))
         }
     }
 }
@@ -207,11 +233,16 @@ fn float_arith(op: Arith, x: f64, y: f64, a: &Value, b: &Value) -> VmResult<Valu
                 return Err(zero_division("0.0 cannot be raised to a negative power"));
             }
             if x < 0.0 && y.fract() != 0.0 && y.is_finite() {
-                return Err(Exc::value_error("a negative number cannot be raised to a fractional power"));
+                return Err(Exc::value_error(
+                    "a negative number cannot be raised to a fractional power",
+                ));
             }
             let r = x.powf(y);
             if r.is_infinite() && x.is_finite() && y.is_finite() {
-                return Err(Exc::new("OverflowError", "float result of `**` is too large"));
+                return Err(Exc::new(
+                    "OverflowError",
+                    "float result of `**` is too large",
+                ));
             }
             r
         }
@@ -222,7 +253,10 @@ fn float_arith(op: Arith, x: f64, y: f64, a: &Value, b: &Value) -> VmResult<Valu
 fn repeat_count(n: i64, unit: usize) -> VmResult<usize> {
     let n = n.max(0) as usize;
     if unit.saturating_mul(n) > MAX_REPEAT {
-        return Err(Exc::new("OverflowError", "repeated sequence would be too large"));
+        return Err(Exc::new(
+            "OverflowError",
+            "repeated sequence would be too large",
+        ));
     }
     Ok(n)
 }
@@ -249,7 +283,9 @@ fn sequence_arith(op: Arith, a: &Value, b: &Value) -> VmResult<Value> {
             let n = repeat_count(n.as_int().unwrap_or(0), s.as_str().len())?;
             Ok(Value::string(s.as_str().repeat(n)))
         }
-        (Arith::Mul, Value::List(l), n) | (Arith::Mul, n, Value::List(l)) if n.as_int().is_some() => {
+        (Arith::Mul, Value::List(l), n) | (Arith::Mul, n, Value::List(l))
+            if n.as_int().is_some() =>
+        {
             let l = l.borrow();
             let n = repeat_count(n.as_int().unwrap_or(0), l.len())?;
             let mut v = Vec::with_capacity(l.len() * n);
@@ -258,7 +294,9 @@ fn sequence_arith(op: Arith, a: &Value, b: &Value) -> VmResult<Value> {
             }
             Ok(Value::list(v))
         }
-        (Arith::Mul, Value::Bytes(b), n) | (Arith::Mul, n, Value::Bytes(b)) if n.as_int().is_some() => {
+        (Arith::Mul, Value::Bytes(b), n) | (Arith::Mul, n, Value::Bytes(b))
+            if n.as_int().is_some() =>
+        {
             let n = repeat_count(n.as_int().unwrap_or(0), b.len())?;
             Ok(Value::bytes(b.repeat(n)))
         }
@@ -269,7 +307,11 @@ fn sequence_arith(op: Arith, a: &Value, b: &Value) -> VmResult<Value> {
 /// `x + v` for a small constant `v` (Op::AddInt) when `x` is not an int or float.
 #[cold]
 pub fn add_int(x: &Value, v: i16) -> VmResult<Value> {
-    let (op, y) = if v < 0 { (Arith::Sub, -(v as i64)) } else { (Arith::Add, v as i64) };
+    let (op, y) = if v < 0 {
+        (Arith::Sub, -(v as i64))
+    } else {
+        (Arith::Add, v as i64)
+    };
     arith(op, x, &Value::Int(y))
 }
 
@@ -278,14 +320,20 @@ pub fn negate(v: &Value) -> VmResult<Value> {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| overflow("-")),
         Value::Bool(b) => Ok(Value::Int(-(*b as i64))),
         Value::Float(f) => Ok(Value::Float(-f)),
-        other => Err(Exc::type_error(format!("bad operand type for unary -: {}", other.type_name()))),
+        other => Err(Exc::type_error(format!(
+            "bad operand type for unary -: {}",
+            other.type_name()
+        ))),
     }
 }
 
 pub fn bit_not(v: &Value) -> VmResult<Value> {
     match v.as_int() {
         Some(i) => Ok(Value::Int(!i)),
-        None => Err(Exc::type_error(format!("bad operand type for unary ~: {}", v.type_name()))),
+        None => Err(Exc::type_error(format!(
+            "bad operand type for unary ~: {}",
+            v.type_name()
+        ))),
     }
 }
 
@@ -296,14 +344,23 @@ pub fn order(a: &Value, b: &Value) -> VmResult<Option<Ordering>> {
 
 fn order_depth(a: &Value, b: &Value, depth: usize) -> VmResult<Option<Ordering>> {
     if depth > crate::value::MAX_NESTING {
-        return Err(Exc::new("RecursionError", "values are nested too deeply to compare"));
+        return Err(Exc::new(
+            "RecursionError",
+            "values are nested too deeply to compare",
+        ));
     }
     Ok(match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
-        (Value::Int(_) | Value::Bool(_), Value::Float(f)) => int_float_cmp(a.as_int().unwrap_or(0), *f),
-        (Value::Float(f), Value::Int(_) | Value::Bool(_)) => int_float_cmp(b.as_int().unwrap_or(0), *f).map(Ordering::reverse),
-        (Value::Bool(_) | Value::Int(_), Value::Bool(_) | Value::Int(_)) => Some(a.as_int().cmp(&b.as_int())),
+        (Value::Int(_) | Value::Bool(_), Value::Float(f)) => {
+            int_float_cmp(a.as_int().unwrap_or(0), *f)
+        }
+        (Value::Float(f), Value::Int(_) | Value::Bool(_)) => {
+            int_float_cmp(b.as_int().unwrap_or(0), *f).map(Ordering::reverse)
+        }
+        (Value::Bool(_) | Value::Int(_), Value::Bool(_) | Value::Int(_)) => {
+            Some(a.as_int().cmp(&b.as_int()))
+        }
         (Value::Str(x), Value::Str(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Bytes(x), Value::Bytes(y)) => Some(x.as_slice().cmp(y.as_slice())),
         (Value::List(x), Value::List(y)) => {
@@ -316,7 +373,13 @@ fn order_depth(a: &Value, b: &Value, depth: usize) -> VmResult<Option<Ordering>>
             }
             Some(x.len().cmp(&y.len()))
         }
-        _ => return Err(Exc::type_error(format!("`<` is not supported between {} and {}", a.type_name(), b.type_name()))),
+        _ => {
+            return Err(Exc::type_error(format!(
+                "`<` is not supported between {} and {}",
+                a.type_name(),
+                b.type_name()
+            )));
+        }
     })
 }
 
@@ -344,7 +407,11 @@ pub fn compare(cmp: Cmp, a: &Value, b: &Value) -> VmResult<bool> {
 /// A possibly negative index into a sequence of `len`, if in range.
 pub fn index_of(i: i64, len: usize) -> Option<usize> {
     let i = if i < 0 { i.checked_add(len as i64)? } else { i };
-    if i >= 0 && (i as usize) < len { Some(i as usize) } else { None }
+    if i >= 0 && (i as usize) < len {
+        Some(i as usize)
+    } else {
+        None
+    }
 }
 
 pub fn new_map(pairs: &[Value]) -> VmResult<Value> {
@@ -360,7 +427,12 @@ pub fn slice_positions(len: usize, lo: &Value, hi: &Value, step: &Value) -> VmRe
     let get = |v: &Value, what: &str| -> VmResult<Option<i64>> {
         match v {
             Value::Nil => Ok(None),
-            v => v.as_int().map(Some).ok_or_else(|| Exc::type_error(format!("slice {what} must be an int or nil, not {}", v.type_name()))),
+            v => v.as_int().map(Some).ok_or_else(|| {
+                Exc::type_error(format!(
+                    "slice {what} must be an int or nil, not {}",
+                    v.type_name()
+                ))
+            }),
         }
     };
     let step = get(step, "step")?.unwrap_or(1);
@@ -378,9 +450,15 @@ pub fn slice_positions(len: usize, lo: &Value, hi: &Value, step: &Value) -> VmRe
         }
     };
     let (start, stop) = if step > 0 {
-        (clamp(get(lo, "start")?, 0, 0, len), clamp(get(hi, "stop")?, len, 0, len))
+        (
+            clamp(get(lo, "start")?, 0, 0, len),
+            clamp(get(hi, "stop")?, len, 0, len),
+        )
     } else {
-        (clamp(get(lo, "start")?, len - 1, -1, len - 1), clamp(get(hi, "stop")?, -1, -1, len - 1))
+        (
+            clamp(get(lo, "start")?, len - 1, -1, len - 1),
+            clamp(get(hi, "stop")?, -1, -1, len - 1),
+        )
     };
     let mut out = Vec::new();
     let mut i = start;
@@ -405,7 +483,9 @@ pub fn slice(obj: &Value, lo: &Value, hi: &Value, step: &Value) -> VmResult<Valu
             let pos = slice_positions(s.char_len(), lo, hi, step)?;
             if s.is_ascii() {
                 let b = s.as_str().as_bytes();
-                return Ok(Value::string(pos.into_iter().map(|i| b[i] as char).collect()));
+                return Ok(Value::string(
+                    pos.into_iter().map(|i| b[i] as char).collect(),
+                ));
             }
             let chars: Vec<char> = s.as_str().chars().collect();
             Ok(Value::string(pos.into_iter().map(|i| chars[i]).collect()))
@@ -417,9 +497,16 @@ pub fn slice(obj: &Value, lo: &Value, hi: &Value, step: &Value) -> VmResult<Valu
         Value::Range(r) => {
             let n = r.len().max(0) as usize;
             let pos = slice_positions(n, lo, hi, step)?;
-            Ok(Value::list(pos.into_iter().map(|i| Value::Int(r.nth(i as i64))).collect()))
+            Ok(Value::list(
+                pos.into_iter()
+                    .map(|i| Value::Int(r.nth(i as i64)))
+                    .collect(),
+            ))
         }
-        other => Err(Exc::type_error(format!("{} cannot be sliced", other.type_name()))),
+        other => Err(Exc::type_error(format!(
+            "{} cannot be sliced",
+            other.type_name()
+        ))),
     }
 }
 
@@ -429,12 +516,20 @@ impl Vm {
         match container {
             Value::Str(s) => match item {
                 Value::Str(sub) => Ok(s.as_str().contains(sub.as_str())),
-                other => Err(Exc::type_error(format!("`in <str>` needs a str on the left, not {}", other.type_name()))),
+                other => Err(Exc::type_error(format!(
+                    "`in <str>` needs a str on the left, not {}",
+                    other.type_name()
+                ))),
             },
             Value::Bytes(b) => match item {
                 Value::Int(i) => Ok((0..256).contains(i) && b.contains(&(*i as u8))),
-                Value::Bytes(sub) => Ok(sub.is_empty() || b.windows(sub.len()).any(|w| w == sub.as_slice())),
-                other => Err(Exc::type_error(format!("`in <bytes>` needs an int or bytes on the left, not {}", other.type_name()))),
+                Value::Bytes(sub) => {
+                    Ok(sub.is_empty() || b.windows(sub.len()).any(|w| w == sub.as_slice()))
+                }
+                other => Err(Exc::type_error(format!(
+                    "`in <bytes>` needs an int or bytes on the left, not {}",
+                    other.type_name()
+                ))),
             },
             Value::List(l) => Ok(l.borrow().iter().any(|x| x.equals(item))),
             Value::Map(m) => Ok(m.borrow().contains_key(&Key::new(item.clone())?)),
@@ -446,9 +541,17 @@ impl Vm {
             }),
             Value::Object(h) => {
                 let h = h.clone();
-                match h.0.call_method(self, container, "contains", crate::value::Args::new(std::slice::from_ref(item))) {
+                match h.0.call_method(
+                    self,
+                    container,
+                    "contains",
+                    crate::value::Args::new(std::slice::from_ref(item)),
+                ) {
                     Some(r) => Ok(r?.truthy()),
-                    None => Err(Exc::type_error(format!("`in` is not supported by {}", container.type_name()))),
+                    None => Err(Exc::type_error(format!(
+                        "`in` is not supported by {}",
+                        container.type_name()
+                    ))),
                 }
             }
             other => {
@@ -461,8 +564,18 @@ impl Vm {
     /// `obj[index]`.
     pub fn get_index(&mut self, obj: &Value, index: &Value) -> VmResult<Value> {
         let int_index = |len: usize, what: &str| -> VmResult<usize> {
-            let i = index.as_int().ok_or_else(|| Exc::type_error(format!("{what} indices must be ints, not {}", index.type_name())))?;
-            index_of(i, len).ok_or_else(|| Exc::new("IndexError", format!("{what} index {i} out of range (length {len})")))
+            let i = index.as_int().ok_or_else(|| {
+                Exc::type_error(format!(
+                    "{what} indices must be ints, not {}",
+                    index.type_name()
+                ))
+            })?;
+            index_of(i, len).ok_or_else(|| {
+                Exc::new(
+                    "IndexError",
+                    format!("{what} index {i} out of range (length {len})"),
+                )
+            })
         };
         match obj {
             Value::List(l) => {
@@ -471,7 +584,9 @@ impl Vm {
             }
             Value::Str(s) => {
                 let i = int_index(s.char_len(), "str")?;
-                Ok(Value::string(s.char_at(i).map(String::from).unwrap_or_default()))
+                Ok(Value::string(
+                    s.char_at(i).map(String::from).unwrap_or_default(),
+                ))
             }
             Value::Bytes(b) => Ok(Value::Int(b[int_index(b.len(), "bytes")?] as i64)),
             Value::Range(r) => {
@@ -482,15 +597,31 @@ impl Vm {
                 let key = Key::new(index.clone())?;
                 match m.borrow().get(&key) {
                     Some(v) => Ok(v.clone()),
-                    None => Err(Exc::new("KeyError", crate::value::format::repr_plain(index))),
+                    None => Err(Exc::new(
+                        "KeyError",
+                        crate::value::format::repr_plain(index),
+                    )),
                 }
             }
             Value::Object(h) => {
                 let h = h.clone();
-                h.0.call_method(self, obj, "get_item", crate::value::Args::new(std::slice::from_ref(index)))
-                    .unwrap_or_else(|| Err(Exc::type_error(format!("{} cannot be indexed", obj.type_name()))))
+                h.0.call_method(
+                    self,
+                    obj,
+                    "get_item",
+                    crate::value::Args::new(std::slice::from_ref(index)),
+                )
+                .unwrap_or_else(|| {
+                    Err(Exc::type_error(format!(
+                        "{} cannot be indexed",
+                        obj.type_name()
+                    )))
+                })
             }
-            other => Err(Exc::type_error(format!("{} cannot be indexed", other.type_name()))),
+            other => Err(Exc::type_error(format!(
+                "{} cannot be indexed",
+                other.type_name()
+            ))),
         }
     }
 
@@ -498,10 +629,20 @@ impl Vm {
     pub fn set_index(&mut self, obj: &Value, index: &Value, v: Value) -> VmResult<()> {
         match obj {
             Value::List(l) => {
-                let i = index.as_int().ok_or_else(|| Exc::type_error(format!("list indices must be ints, not {}", index.type_name())))?;
+                let i = index.as_int().ok_or_else(|| {
+                    Exc::type_error(format!(
+                        "list indices must be ints, not {}",
+                        index.type_name()
+                    ))
+                })?;
                 let mut l = l.borrow_mut();
                 let len = l.len();
-                let at = index_of(i, len).ok_or_else(|| Exc::new("IndexError", format!("list assignment index {i} out of range (length {len})")))?;
+                let at = index_of(i, len).ok_or_else(|| {
+                    Exc::new(
+                        "IndexError",
+                        format!("list assignment index {i} out of range (length {len})"),
+                    )
+                })?;
                 l[at] = v;
                 Ok(())
             }
@@ -514,10 +655,18 @@ impl Vm {
                 let h = h.clone();
                 let args = [index.clone(), v];
                 h.0.call_method(self, obj, "set_item", crate::value::Args::new(&args))
-                    .unwrap_or_else(|| Err(Exc::type_error(format!("{} does not support item assignment", obj.type_name()))))
+                    .unwrap_or_else(|| {
+                        Err(Exc::type_error(format!(
+                            "{} does not support item assignment",
+                            obj.type_name()
+                        )))
+                    })
                     .map(|_| ())
             }
-            other => Err(Exc::type_error(format!("{} does not support item assignment", other.type_name()))),
+            other => Err(Exc::type_error(format!(
+                "{} does not support item assignment",
+                other.type_name()
+            ))),
         }
     }
 
@@ -528,7 +677,10 @@ impl Vm {
             other => self.collect(other)?,
         };
         if items.len() != count {
-            return Err(Exc::value_error(format!("expected {count} values to unpack, got {}", items.len())));
+            return Err(Exc::value_error(format!(
+                "expected {count} values to unpack, got {}",
+                items.len()
+            )));
         }
         Ok(items)
     }
@@ -583,9 +735,15 @@ mod tests {
     fn overflow_is_an_error() {
         assert!(arith(Arith::Add, &i(i64::MAX), &i(1)).is_err());
         assert!(arith(Arith::Pow, &i(2), &i(64)).is_err());
-        assert!(matches!(arith(Arith::Pow, &i(2), &i(62)).unwrap(), Value::Int(4611686018427387904)));
+        assert!(matches!(
+            arith(Arith::Pow, &i(2), &i(62)).unwrap(),
+            Value::Int(4611686018427387904)
+        ));
         assert!(arith(Arith::Shl, &i(1), &i(63)).is_err());
-        assert!(matches!(arith(Arith::Pow, &i(-1), &i(1 << 40)).unwrap(), Value::Int(1)));
+        assert!(matches!(
+            arith(Arith::Pow, &i(-1), &i(1 << 40)).unwrap(),
+            Value::Int(1)
+        ));
         assert!(negate(&i(i64::MIN)).is_err());
     }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fuzz a target, seeding its corpus from the golden scripts and the shared
+# conformance cases. Usage: fuzz/fuzz.sh [parse_compile|run] [SECONDS]
+# cargo-fuzz needs a nightly compiler; RUSTC_BOOTSTRAP lets a stable one act as one.
+set -euo pipefail
+cd "$(dirname "$0")"
+target=${1:-parse_compile}
+secs=${2:-600}
+mkdir -p "corpus/$target"
+find ../tests/scripts ../../shared/conformance -name '*.proc' 2>/dev/null |
+    while read -r f; do cp "$f" "corpus/$target/$(echo "$f" | tr '/.' '__')"; done
+RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
+    -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=4096
