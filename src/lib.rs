@@ -11,10 +11,12 @@
 pub mod compile;
 pub mod diagnostic;
 mod error;
+pub mod runtime;
 pub mod stdlib;
 pub mod syntax;
 pub mod value;
 pub mod vm;
+pub mod wire;
 
 pub use error::Error;
 pub use value::Value;

@@ -183,7 +183,10 @@ pub fn float_to_int(f: f64, fname: &str) -> VmResult<i64> {
     if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
         return Err(Exc::new(
             "OverflowError",
-            format!("{fname}() of {f} does not fit in a 64-bit int"),
+            format!(
+                "{fname}() of {} does not fit in a 64-bit int",
+                crate::value::format::float_repr(f)
+            ),
         ));
     }
     Ok(t as i64)

@@ -73,16 +73,21 @@ fn pop(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
 }
 
 /// The position of the first item equal to `x` in `[start, end)`.
-fn position(list: &List, x: &Value, start: usize, end: usize) -> Option<usize> {
+fn position(list: &List, x: &Value, start: usize, end: usize) -> VmResult<Option<usize>> {
     let items = list.borrow();
     let end = end.min(items.len());
-    (start..end).find(|&i| items[i].equals(x))
+    for i in start..end {
+        if items[i].try_equals(x)? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 fn remove(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
     let [x] = args.bind("remove", ["x"], 1)?;
     let list = recv(this)?;
-    match position(list, &x.unwrap_or_default(), 0, usize::MAX) {
+    match position(list, &x.unwrap_or_default(), 0, usize::MAX)? {
         Some(i) => {
             list.borrow_mut().remove(i);
             Ok(Value::Nil)
@@ -107,7 +112,7 @@ fn index(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         } as usize)
     };
     let (lo, hi) = (bound(start, "start", 0)?, bound(end, "end", len)?);
-    match position(list, &x.unwrap_or_default(), lo, hi) {
+    match position(list, &x.unwrap_or_default(), lo, hi)? {
         Some(i) => Ok(Value::Int(i as i64)),
         None => Err(Exc::value_error("index(x): x is not in the list")),
     }
@@ -116,15 +121,17 @@ fn index(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
 fn count(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
     let [x] = args.bind("count", ["x"], 1)?;
     let x = x.unwrap_or_default();
-    Ok(Value::Int(
-        recv(this)?.borrow().iter().filter(|v| v.equals(&x)).count() as i64,
-    ))
+    let mut n = 0;
+    for v in recv(this)?.borrow().iter() {
+        n += v.try_equals(&x)? as i64;
+    }
+    Ok(Value::Int(n))
 }
 
 fn contains(_vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
     let [x] = args.bind("contains", ["x"], 1)?;
     Ok(Value::Bool(
-        position(recv(this)?, &x.unwrap_or_default(), 0, usize::MAX).is_some(),
+        position(recv(this)?, &x.unwrap_or_default(), 0, usize::MAX)?.is_some(),
     ))
 }
 

@@ -190,6 +190,11 @@ pub trait Object: Any {
     fn next(&self, _vm: &mut Vm, _this: &Value) -> Option<VmResult<Option<Value>>> {
         None
     }
+    /// For a handle shared across processes (section 10): its id, registered
+    /// with `Vm::register_handle` when it was made. Messages carry the id.
+    fn shared_id(&self) -> Option<u64> {
+        None
+    }
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -339,20 +344,32 @@ impl Value {
     }
 
     /// Structural equality (section 3): `1 == 1.0`, lists/maps/strings by content.
+    /// Values nested deeper than `MAX_NESTING` compare unequal: use `try_equals`
+    /// wherever the operands may be containers, so that case is an error.
     pub fn equals(&self, other: &Value) -> bool {
-        equals_depth(self, other, 0)
+        equals_depth(self, other, 0).unwrap_or(false)
+    }
+
+    /// `==`: structural equality, a `RecursionError` for values nested too deeply.
+    pub fn try_equals(&self, other: &Value) -> VmResult<bool> {
+        equals_depth(self, other, 0).map_err(|TooDeep| {
+            Exc::new("RecursionError", "values are nested too deeply to compare")
+        })
     }
 }
+
+/// Equality gave up: the values nest deeper than `MAX_NESTING`.
+struct TooDeep;
 
 /// Deepest nesting that equality, printing and hashing follow before giving up,
 /// so that a list nested a million levels deep cannot overflow the stack.
 pub const MAX_NESTING: usize = 1000;
 
-fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
+fn equals_depth(a: &Value, b: &Value, depth: usize) -> Result<bool, TooDeep> {
     if depth > MAX_NESTING {
-        return false;
+        return Err(TooDeep);
     }
-    match (a, b) {
+    Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
@@ -366,22 +383,34 @@ fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
             if Rc::ptr_eq(x, y) {
-                return true;
+                return Ok(true);
             }
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|(a, b)| equals_depth(a, b, depth + 1))
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for (a, b) in x.iter().zip(y.iter()) {
+                if !equals_depth(a, b, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            true
         }
         (Value::Map(x), Value::Map(y)) => {
             if Rc::ptr_eq(x, y) {
-                return true;
+                return Ok(true);
             }
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| equals_depth(v, w, depth + 1)))
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for (k, v) in x.iter() {
+                match y.get(k) {
+                    Some(w) if equals_depth(v, w, depth + 1)? => {}
+                    _ => return Ok(false),
+                }
+            }
+            true
         }
         (Value::Range(x), Value::Range(y)) => {
             let (lx, ly) = (x.len(), y.len());
@@ -391,7 +420,7 @@ fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
             Rc::ptr_eq(x, y) || (x.kind == y.kind && x.message == y.message)
         }
         (a, b) => a.is_same_ref(b),
-    }
+    })
 }
 
 impl Value {

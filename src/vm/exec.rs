@@ -220,8 +220,14 @@ impl Vm {
                             }
                         }
                     }
-                    Op::Eq { dst, a, b } => reg!(dst) = Value::Bool(reg!(a).equals(&reg!(b))),
-                    Op::Ne { dst, a, b } => reg!(dst) = Value::Bool(!reg!(a).equals(&reg!(b))),
+                    Op::Eq { dst, a, b } => {
+                        let r = reg!(a).try_equals(&reg!(b));
+                        reg!(dst) = Value::Bool(tryv!(r));
+                    }
+                    Op::Ne { dst, a, b } => {
+                        let r = reg!(a).try_equals(&reg!(b));
+                        reg!(dst) = Value::Bool(!tryv!(r));
+                    }
                     Op::Lt { dst, a, b } => {
                         let r = match (&reg!(a), &reg!(b)) {
                             (Value::Int(x), Value::Int(y)) => Ok(x < y),

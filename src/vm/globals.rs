@@ -25,6 +25,11 @@ impl Globals {
         g
     }
 
+    /// Every unit's number, the main program's and modules' after the builtins.
+    pub fn units(&self) -> std::ops::Range<usize> {
+        0..self.units.len()
+    }
+
     pub fn new_unit(&mut self) -> usize {
         self.units.push(FxHashMap::default());
         self.units.len() - 1

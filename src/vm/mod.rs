@@ -134,6 +134,9 @@ pub struct Vm {
     /// The unit of the main program (and the REPL / eval).
     pub main_unit: usize,
     pub rng: crate::stdlib::random::Rng,
+    /// Shared handles (queues, locks...) this process can name in messages.
+    handles: FxHashMap<u64, std::rc::Weak<crate::value::Handle>>,
+    handle_count: u64,
 }
 
 impl Vm {
@@ -167,6 +170,8 @@ impl Vm {
             script_dir: PathBuf::from("."),
             main_unit: 0,
             rng: crate::stdlib::random::Rng::from_entropy(),
+            handles: FxHashMap::default(),
+            handle_count: 0,
         };
         crate::stdlib::register(&mut vm);
         vm.main_unit = vm.globals.new_unit();
@@ -213,6 +218,43 @@ impl Vm {
     pub(crate) fn next_serial(&mut self) -> u32 {
         self.frame_serial = self.frame_serial.wrapping_add(1);
         self.frame_serial
+    }
+
+    /// Raises `KeyboardInterrupt` if an interrupt is pending. Every blocking wait
+    /// calls it at least every 100 ms, so Ctrl-C and the host's interrupt
+    /// handle are honoured while a script waits.
+    pub fn check_interrupt(&mut self) -> VmResult<()> {
+        if self.interrupt.swap(false, Ordering::SeqCst) {
+            return Err(Exc::new("KeyboardInterrupt", "interrupted"));
+        }
+        Ok(())
+    }
+
+    /// A new id for a shared handle, unique across the whole process tree:
+    /// the creating pid and a per-process count.
+    pub fn new_handle_id(&mut self) -> u64 {
+        self.handle_count += 1;
+        (std::process::id() as u64) << 32 | self.handle_count
+    }
+
+    /// Records a shared handle so that a message naming its id can be turned
+    /// back into it in this process and in every process forked after now.
+    pub fn register_handle(&mut self, id: u64, handle: &Value) {
+        if let Value::Object(h) = handle {
+            self.handles.insert(id, Rc::downgrade(h));
+        }
+    }
+
+    /// The handle a message names, if this process has it.
+    pub fn lookup_handle(&mut self, id: u64) -> Option<Value> {
+        let h = self.handles.get(&id)?.upgrade();
+        match h {
+            Some(h) => Some(Value::Object(h)),
+            None => {
+                self.handles.remove(&id);
+                None
+            }
+        }
     }
 
     /// Called every CHECK_INTERVAL instructions: interrupts and the instruction limit.

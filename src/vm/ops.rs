@@ -366,7 +366,7 @@ fn order_depth(a: &Value, b: &Value, depth: usize) -> VmResult<Option<Ordering>>
         (Value::List(x), Value::List(y)) => {
             let (x, y) = (x.borrow().clone(), y.borrow().clone());
             for (p, q) in x.iter().zip(y.iter()) {
-                if p.equals(q) {
+                if p.try_equals(q)? {
                     continue;
                 }
                 return order_depth(p, q, depth + 1);
@@ -395,8 +395,8 @@ pub fn less(a: &Value, b: &Value, or_equal: bool) -> VmResult<bool> {
 /// The test of a fused compare-and-jump, for operands other than two ints.
 pub fn compare(cmp: Cmp, a: &Value, b: &Value) -> VmResult<bool> {
     Ok(match cmp {
-        Cmp::Eq => a.equals(b),
-        Cmp::Ne => !a.equals(b),
+        Cmp::Eq => a.try_equals(b)?,
+        Cmp::Ne => !a.try_equals(b)?,
         Cmp::Lt => less(a, b, false)?,
         Cmp::Le => less(a, b, true)?,
         Cmp::NotLt => !less(a, b, false)?,
@@ -531,7 +531,7 @@ impl Vm {
                     other.type_name()
                 ))),
             },
-            Value::List(l) => Ok(l.borrow().iter().any(|x| x.equals(item))),
+            Value::List(l) => any_equal(&l.borrow(), item),
             Value::Map(m) => Ok(m.borrow().contains_key(&Key::new(item.clone())?)),
             Value::Range(r) => Ok(match item {
                 Value::Int(i) => r.contains(*i),
@@ -556,7 +556,7 @@ impl Vm {
             }
             other => {
                 let items = self.collect(other)?;
-                Ok(items.iter().any(|x| x.equals(item)))
+                any_equal(&items, item)
             }
         }
     }
@@ -701,6 +701,16 @@ pub fn length(v: &Value) -> Option<usize> {
 /// A shared empty string, for hot paths that produce one.
 pub fn empty_str() -> Value {
     Value::Str(Rc::new(crate::value::Str::new("")))
+}
+
+/// Whether any of `items` equals `item` (`in` on a list or iterable).
+fn any_equal(items: &[Value], item: &Value) -> VmResult<bool> {
+    for x in items {
+        if x.try_equals(item)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -1,0 +1,5 @@
+//! The process runtime of sections 10–13: processes, queues, pipes,
+//! synchronisation primitives and shared state, all real operating-system
+//! objects that work across `fork()`.
+
+pub mod shm;
