@@ -63,6 +63,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Exit { code } => *code,
+            // as a shell reports a process ended by Ctrl-C
+            _ if self.kind() == "KeyboardInterrupt" => 130,
             _ => 1,
         }
     }

@@ -210,4 +210,23 @@ impl Interpreter {
     pub fn flush(&mut self) {
         self.vm.flush();
     }
+
+    /// Waits for the child processes the scripts started (section 10: the
+    /// non-daemon ones are joined, the daemon ones terminated). Dropping the
+    /// interpreter does the same.
+    pub fn join_children(&mut self) {
+        runtime::process::finish(&mut self.vm);
+    }
+
+    /// A flag that, once set (from any thread or a signal handler), raises
+    /// `KeyboardInterrupt` in the running script at its next check.
+    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.vm.interrupt.clone()
+    }
+}
+
+impl Drop for Interpreter {
+    fn drop(&mut self) {
+        self.join_children();
+    }
 }

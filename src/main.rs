@@ -4,6 +4,8 @@ use clap::Parser;
 use proc_lang::{Error, Interpreter};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +30,33 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// The running interpreter's interrupt flag, for the SIGINT handler.
+static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // only an atomic load and store: async-signal-safe
+    if let Some(flag) = INTERRUPT.get() {
+        flag.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Ctrl-C raises KeyboardInterrupt in the script (children get their own
+/// SIGINT from the terminal and end quietly). Not SA_RESTART, so blocking
+/// calls return EINTR and notice it. Writing to a closed pipe is an IOError,
+/// not death by SIGPIPE.
+fn install_signal_handlers(flag: Arc<AtomicBool>) {
+    let _ = INTERRUPT.set(flag);
+    // SAFETY: the handler only touches an atomic; the sigaction struct is
+    // fully initialised.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigint as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = run(cli);
@@ -44,6 +73,7 @@ fn report(interp: &mut Interpreter, e: &Error) -> i32 {
 
 fn run(cli: Cli) -> i32 {
     let mut interp = Interpreter::new();
+    install_signal_handlers(interp.interrupt_flag());
     // with -e, the "file" position is the first script argument
     let (name, text, script_args) = if let Some(code) = cli.code {
         let mut args: Vec<String> = cli.file.into_iter().collect();

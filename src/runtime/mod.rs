@@ -2,4 +2,5 @@
 //! synchronisation primitives and shared state, all real operating-system
 //! objects that work across `fork()`.
 
+pub mod process;
 pub mod shm;

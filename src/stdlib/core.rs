@@ -210,10 +210,6 @@ fn exit(vm: &mut Vm, args: Args) -> VmResult<Value> {
     Err(Exc::exit(code))
 }
 
-fn spawn_stub(_vm: &mut Vm, _args: Args) -> VmResult<Value> {
-    Err(Exc::new("NotSupported", "spawn is not available yet"))
-}
-
 fn go_stub(_vm: &mut Vm, _args: Args) -> VmResult<Value> {
     Err(Exc::new("NotSupported", "go is not available yet"))
 }
@@ -232,6 +228,5 @@ pub const FUNCS: &[(&str, crate::value::NativeFn)] = &[
     ("assert", assert),
     ("next", next),
     ("exit", exit),
-    ("#spawn", spawn_stub),
     ("#go", go_stub),
 ];

@@ -7,14 +7,13 @@
 //! nothing prints twice) and reseeds the child's random generator (so parent
 //! and child do not draw the same numbers).
 
-use super::random::Rng;
 use crate::value::func::{want_int, want_str};
 use crate::value::{Args, Exc, Key, MapData, Value, VmResult};
 use crate::vm::Vm;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use std::sync::atomic::Ordering;
 
 /// Refuses a process builtin when the host turned processes off.
@@ -89,34 +88,11 @@ fn env(_vm: &mut Vm, args: Args) -> VmResult<Value> {
     })
 }
 
-/// True when this process has more than one thread (then fork is unsafe).
-fn has_other_threads() -> bool {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count() > 1)
-        .unwrap_or(false)
-}
-
 /// `fork()`: 0 in the child, the child's pid in the parent.
 fn fork(vm: &mut Vm, args: Args) -> VmResult<Value> {
     args.expect("fork", 0, 0)?;
     require_processes(vm, "fork")?;
-    if has_other_threads() {
-        return Err(Exc::new(
-            "NotSupported",
-            "fork() is not possible in a process with several threads (the host started threads)",
-        ));
-    }
-    vm.flush();
-    // SAFETY: the process has a single thread (checked above), so the child
-    // gets a consistent copy of every lock and allocation.
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => {
-            vm.rng = Rng::from_entropy();
-            Ok(Value::Int(0))
-        }
-        Ok(ForkResult::Parent { child }) => Ok(Value::Int(child.as_raw() as i64)),
-        Err(e) => Err(process_error("fork", e)),
-    }
+    crate::runtime::process::fork_raw(vm, "fork").map(|pid| Value::Int(pid as i64))
 }
 
 /// `waitpid(pid)`: waits for a child to end; its exit status, or minus the

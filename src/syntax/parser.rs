@@ -1175,7 +1175,7 @@ impl Builder {
                         match c.as_rule() {
                             Rule::expr => expr = Some(self.expr(c)?),
                             Rule::fs_conv => repr = c.as_str() == "!r",
-                            Rule::fs_spec => spec = Some(c.as_str().to_string()),
+                            Rule::fs_spec => spec = Some(c.as_str()[1..].to_string()),
                             _ => {}
                         }
                     }

@@ -17,7 +17,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub use class::{Class, Instance};
+pub use class::{Class, Instance, NativeState};
 pub use error::{ErrorValue, Exc, VmResult};
 pub use func::{Args, BoundMethod, Closure, MethodFn, Native, NativeFn};
 pub use map::{Key, MapData};

@@ -60,6 +60,13 @@ impl Vm {
                 if let Some(v) = inst.fields.borrow().get(&sym) {
                     return Ok(v.clone());
                 }
+                let native = inst.native.borrow().clone();
+                if let Some(st) = native {
+                    let name = self.interner.name(sym).clone();
+                    if let Some(r) = st.get_attr(self, &name) {
+                        return r;
+                    }
+                }
                 match inst.class.methods.get(&sym) {
                     Some(m) => Ok(Value::Bound(Rc::new(BoundMethod {
                         receiver: obj.clone(),
@@ -137,6 +144,13 @@ impl Vm {
     pub fn set_attr(&mut self, obj: &Value, sym: Sym, v: Value) -> VmResult<()> {
         match obj {
             Value::Instance(inst) => {
+                let native = inst.native.borrow().clone();
+                if let Some(st) = native {
+                    let name = self.interner.name(sym).clone();
+                    if let Some(r) = st.set_attr(self, &name, &v) {
+                        return r;
+                    }
+                }
                 inst.fields.borrow_mut().insert(sym, v);
                 Ok(())
             }

@@ -313,8 +313,9 @@ impl Vm {
 
 pub(super) fn too_many_args(name: &str, nparams: usize, given: usize) -> Exc {
     Exc::type_error(format!(
-        "{name}() takes {nparams} argument{} but {given} were given",
-        if nparams == 1 { "" } else { "s" }
+        "{name}() takes {nparams} argument{} but {given} {} given",
+        if nparams == 1 { "" } else { "s" },
+        if given == 1 { "was" } else { "were" }
     ))
 }
 

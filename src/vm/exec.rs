@@ -701,10 +701,12 @@ impl Vm {
                 spec,
                 repr,
             } => {
-                let v = reg!(src).clone();
-                let s = if repr {
-                    to_repr(self, &v)?
-                } else if spec == u16::MAX {
+                let mut v = reg!(src).clone();
+                if repr {
+                    // `{x!r:>8}`: the spec applies to the repr text, as in Python
+                    v = Value::string(to_repr(self, &v)?);
+                }
+                let s = if spec == u16::MAX {
                     to_display(self, &v)?
                 } else {
                     let spec = proto.consts[spec as usize]

@@ -137,6 +137,8 @@ pub struct Vm {
     /// Shared handles (queues, locks...) this process can name in messages.
     handles: FxHashMap<u64, std::rc::Weak<crate::value::Handle>>,
     handle_count: u64,
+    /// This process's children, its own Process object and name numbering.
+    pub procs: crate::runtime::process::Runtime,
 }
 
 impl Vm {
@@ -172,8 +174,10 @@ impl Vm {
             rng: crate::stdlib::random::Rng::from_entropy(),
             handles: FxHashMap::default(),
             handle_count: 0,
+            procs: Default::default(),
         };
         crate::stdlib::register(&mut vm);
+        crate::runtime::process::install(&mut vm);
         vm.main_unit = vm.globals.new_unit();
         vm
     }

@@ -1,0 +1,729 @@
+//! Processes (section 10): `spawn CALL`, `Process(...)` and its subclasses,
+//! `current_process()`, and the bookkeeping that makes sure no child is lost:
+//! every child started here is joined (or, for daemons, terminated) when the
+//! program ends, and dies with its parent (`PR_SET_PDEATHSIG`).
+//!
+//! A child reports back through a pipe made just before the fork: it writes
+//! one wire frame (`["ok", value]` or `["error", text]`) and exits; the pipe's
+//! end of file is how the parent learns the child is gone, which is a readiness
+//! a poll loop can wait on. The parent reads the frame, then reaps the child.
+//!
+//! `Process` is a class with native methods, so scripts can extend it; its
+//! state lives in the instance (`Instance::native`), and its attributes (`pid`,
+//! `exitcode`...) are read from that state so they are always current.
+
+use crate::runtime::shm::Deadline;
+use crate::stdlib::os::require_processes;
+use crate::value::func::{NativeKind, want_str};
+use crate::value::{Args, Class, Exc, Instance, NativeState, Value, VmResult};
+use crate::vm::Vm;
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use rustc_hash::FxHashMap;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+
+/// Per-process bookkeeping, kept in the VM.
+#[derive(Default)]
+pub struct Runtime {
+    /// `""` in the main process, `"1"`, `"1:2"`... in children: the suffix of
+    /// default names of the processes this one starts.
+    identity: String,
+    /// Processes created by this process so far (for default names).
+    count: u32,
+    /// Children started by this process and not yet reaped.
+    children: Vec<Rc<ProcState>>,
+    /// The running process's own `Process` object (`current_process()`).
+    current: Option<Value>,
+    /// In a child: the write end of the pipe its result goes back through.
+    result_fd: Option<OwnedFd>,
+    /// The `Process` class, for `current_process()` in the main process.
+    class: Option<Rc<Class>>,
+}
+
+/// The state of one `Process` object.
+pub struct ProcState {
+    name: RefCell<String>,
+    /// `"3"` for the third process this one created, `"1:3"` in child 1:
+    /// the suffix of the names of the processes the child itself creates.
+    identity: String,
+    daemon: Cell<bool>,
+    target: RefCell<Value>,
+    args: RefCell<Vec<Value>>,
+    kwargs: RefCell<Vec<(Rc<str>, Value)>>,
+    /// 0 until started.
+    pid: Cell<i32>,
+    /// The exit status once reaped (minus the signal number for a signal).
+    status: Cell<Option<i32>>,
+    /// The read end of the result pipe, until its end of file.
+    reader: RefCell<Option<OwnedFd>>,
+    /// Bytes of the result frame read so far.
+    buf: RefCell<Vec<u8>>,
+    result: RefCell<Value>,
+    error: RefCell<Option<String>>,
+    /// True for the object describing the running process itself.
+    is_self: Cell<bool>,
+}
+
+impl ProcState {
+    fn new(name: String, identity: String) -> ProcState {
+        ProcState {
+            name: RefCell::new(name),
+            identity,
+            daemon: Cell::new(false),
+            target: RefCell::new(Value::Nil),
+            args: RefCell::new(Vec::new()),
+            kwargs: RefCell::new(Vec::new()),
+            pid: Cell::new(0),
+            status: Cell::new(None),
+            reader: RefCell::new(None),
+            buf: RefCell::new(Vec::new()),
+            result: RefCell::new(Value::Nil),
+            error: RefCell::new(None),
+            is_self: Cell::new(false),
+        }
+    }
+
+    fn started(&self) -> bool {
+        self.pid.get() != 0
+    }
+
+    /// Reaps the child if it has exited (without waiting, unless `block`).
+    /// Returns true once it is known to have ended.
+    fn poll_exit(&self, block: bool) -> bool {
+        if self.status.get().is_some() {
+            return true;
+        }
+        if !self.started() || self.is_self.get() {
+            return false;
+        }
+        let flags = if block {
+            None
+        } else {
+            Some(WaitPidFlag::WNOHANG)
+        };
+        loop {
+            match nix::sys::wait::waitpid(Pid::from_raw(self.pid.get()), flags) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.status.set(Some(code));
+                    return true;
+                }
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    self.status.set(Some(-(sig as i32)));
+                    return true;
+                }
+                Ok(WaitStatus::StillAlive) => return false,
+                Ok(_) => {
+                    if !block {
+                        return false;
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                // not our child any more (reaped elsewhere, e.g. by a raw
+                // waitpid): nothing more can be learned
+                Err(_) => {
+                    self.status.set(Some(self.status.get().unwrap_or(0)));
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Reads what the result pipe has; true at its end of file (the child and
+    /// every copy of its write end are gone).
+    fn read_available(&self) -> bool {
+        let mut reader = self.reader.borrow_mut();
+        let Some(fd) = reader.as_ref() else {
+            return true;
+        };
+        let mut chunk = [0u8; 65536];
+        loop {
+            match nix::unistd::read(fd, &mut chunk) {
+                Ok(0) => {
+                    *reader = None;
+                    return true;
+                }
+                Ok(n) => self.buf.borrow_mut().extend_from_slice(&chunk[..n]),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return false,
+                Err(_) => {
+                    *reader = None;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Turns the result frame into `result`/`error` once the pipe is closed.
+    fn take_result(&self, vm: &mut Vm) -> VmResult<()> {
+        let bytes = std::mem::take(&mut *self.buf.borrow_mut());
+        if bytes.len() < 4 {
+            return Ok(()); // the child died before reporting
+        }
+        let mut r = &bytes[..];
+        let frame = match crate::wire::read_frame(&mut r) {
+            Ok(Some(f)) => f,
+            _ => return Ok(()),
+        };
+        let v = crate::wire::decode(vm, &frame)?;
+        if let Value::List(l) = &v {
+            let l = l.borrow();
+            match (
+                l.first().and_then(|t| t.as_str().map(str::to_string)),
+                l.get(1),
+            ) {
+                (Some(tag), Some(x)) if tag == "ok" => *self.result.borrow_mut() = x.clone(),
+                (Some(tag), Some(x)) if tag == "error" => {
+                    *self.error.borrow_mut() = x.as_str().map(str::to_string)
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the child to end (at most until `deadline`); true if it did.
+    fn wait(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<bool> {
+        loop {
+            if self.read_available() {
+                break;
+            }
+            if deadline.expired() {
+                return Ok(false);
+            }
+            let slice = deadline.slice();
+            {
+                let reader = self.reader.borrow();
+                if let Some(f) = reader.as_ref() {
+                    let mut fds = [nix::poll::PollFd::new(
+                        f.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    let ms = slice.as_millis().min(u16::MAX as u128) as u16;
+                    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+                }
+            }
+            vm.check_interrupt()?;
+        }
+        // the pipe is closed: the child has exited (or is exiting)
+        self.poll_exit(true);
+        self.take_result(vm)?;
+        Ok(true)
+    }
+}
+
+impl NativeState for ProcState {
+    fn get_attr(&self, _vm: &mut Vm, name: &str) -> Option<VmResult<Value>> {
+        Some(Ok(match name {
+            "name" => Value::str(&self.name.borrow()),
+            "daemon" => Value::Bool(self.daemon.get()),
+            "pid" => match self.pid.get() {
+                0 => Value::Nil,
+                p => Value::Int(p as i64),
+            },
+            "exitcode" => {
+                self.poll_exit(false);
+                match self.status.get() {
+                    Some(s) => Value::Int(s as i64),
+                    None => Value::Nil,
+                }
+            }
+            "error" => match &*self.error.borrow() {
+                Some(e) => Value::str(e),
+                None => Value::Nil,
+            },
+            _ => return None,
+        }))
+    }
+
+    fn set_attr(&self, _vm: &mut Vm, name: &str, value: &Value) -> Option<VmResult<()>> {
+        Some(match name {
+            "name" => match value.as_str() {
+                Some(s) => {
+                    *self.name.borrow_mut() = s.to_string();
+                    Ok(())
+                }
+                None => Err(Exc::type_error("a process name must be a str")),
+            },
+            "daemon" => {
+                if self.started() {
+                    Err(Exc::new(
+                        "ProcessError",
+                        "daemon cannot be changed once the process has started",
+                    ))
+                } else {
+                    self.daemon.set(value.truthy());
+                    Ok(())
+                }
+            }
+            "pid" | "exitcode" | "error" => Err(Exc::new(
+                "AttributeError",
+                format!("`{name}` of a Process is read-only"),
+            )),
+            _ => return None,
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+}
+
+/// The process state of `this` (a Process or a subclass instance), created
+/// with default values if `init` was not called.
+fn state(vm: &mut Vm, this: &Value) -> VmResult<Rc<ProcState>> {
+    let Value::Instance(inst) = this else {
+        return Err(Exc::type_error("not a Process"));
+    };
+    if let Some(st) = inst.native_state::<ProcState>() {
+        return Ok(st);
+    }
+    let st = Rc::new(new_state(vm, &inst.class.name, None));
+    *inst.native.borrow_mut() = Some(st.clone());
+    Ok(st)
+}
+
+/// A new process's state, numbered after the ones this process made before:
+/// named `Class-N` (`Class-1:N` in child 1) unless given a name.
+fn new_state(vm: &mut Vm, class: &str, name: Option<String>) -> ProcState {
+    let rt = &mut vm.procs;
+    rt.count += 1;
+    let identity = if rt.identity.is_empty() {
+        rt.count.to_string()
+    } else {
+        format!("{}:{}", rt.identity, rt.count)
+    };
+    let name = name.unwrap_or_else(|| format!("{class}-{identity}"));
+    ProcState::new(name, identity)
+}
+
+/// `Process(target: nil, args: [], kwargs: {}, name: nil, daemon: false)`
+fn init(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    let [target, pargs, kwargs, name, daemon] =
+        args.bind("Process", ["target", "args", "kwargs", "name", "daemon"], 0)?;
+    let Value::Instance(inst) = this else {
+        return Err(Exc::type_error("Process.init needs a Process"));
+    };
+    let name = match crate::stdlib::given(name) {
+        Some(n) => Some(want_str("Process", "name", &n)?.to_string()),
+        None => None,
+    };
+    let st = new_state(vm, &inst.class.name, name);
+    if let Some(t) = crate::stdlib::given(target) {
+        *st.target.borrow_mut() = t;
+    }
+    if let Some(a) = crate::stdlib::given(pargs) {
+        *st.args.borrow_mut() = vm.collect(&a)?;
+    }
+    if let Some(k) = crate::stdlib::given(kwargs) {
+        let Value::Map(m) = &k else {
+            return Err(Exc::type_error(format!(
+                "Process() argument `kwargs` must be a map, not {}",
+                k.type_name()
+            )));
+        };
+        let mut named = Vec::new();
+        for (key, v) in m.borrow().iter() {
+            let Some(s) = key.value().as_str() else {
+                return Err(Exc::type_error("Process() kwargs keys must be str"));
+            };
+            named.push((Rc::from(s), v.clone()));
+        }
+        *st.kwargs.borrow_mut() = named;
+    }
+    st.daemon.set(daemon.is_some_and(|d| d.truthy()));
+    *inst.native.borrow_mut() = Some(Rc::new(st));
+    Ok(Value::Nil)
+}
+
+/// `p.run()`: what the child does; by default calls the target.
+fn run(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("run", 0, 0)?;
+    let st = state(vm, this)?;
+    let target = st.target.borrow().clone();
+    if matches!(target, Value::Nil) {
+        return Ok(Value::Nil);
+    }
+    let pos = st.args.borrow().clone();
+    let kw = st.kwargs.borrow().clone();
+    let names: Vec<Rc<str>> = kw.iter().map(|(k, _)| k.clone()).collect();
+    let named: Vec<Value> = kw.into_iter().map(|(_, v)| v).collect();
+    vm.call_args(
+        &target,
+        Args {
+            pos: &pos,
+            names: &names,
+            named: &named,
+        },
+    )
+}
+
+/// `p.start()`: forks; the child runs `p.run()` and never returns here.
+fn start(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("start", 0, 0)?;
+    require_processes(vm, "Process.start")?;
+    let st = state(vm, this)?;
+    if st.started() || st.is_self.get() {
+        return Err(Exc::new(
+            "ProcessError",
+            "a process can only be started once",
+        ));
+    }
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| {
+        Exc::new(
+            "ProcessError",
+            format!("cannot start a process: {}", e.desc()),
+        )
+    })?;
+    let parent = std::process::id() as i32;
+    let pid = fork_raw(vm, "Process.start")?;
+    if pid == 0 {
+        drop(reader);
+        set_death_signal(parent);
+        vm.procs.identity = st.identity.clone();
+        vm.procs.count = 0;
+        vm.procs.result_fd = Some(writer);
+        st.pid.set(std::process::id() as i32);
+        st.is_self.set(true);
+        vm.procs.current = Some(this.clone());
+        child_main(vm, this, &st);
+    }
+    drop(writer);
+    // reading never blocks: the join loop polls
+    let _ = nix::fcntl::fcntl(
+        &reader,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    st.pid.set(pid);
+    *st.reader.borrow_mut() = Some(reader);
+    vm.procs.children.push(st);
+    Ok(Value::Nil)
+}
+
+/// The child's life after `start`: run, report, exit. Never returns.
+fn child_main(vm: &mut Vm, this: &Value, st: &Rc<ProcState>) -> ! {
+    let run = vm.interner.intern("run");
+    let outcome = match vm.get_attr(this, run) {
+        Ok(m) => vm.call(&m, &[]),
+        Err(e) => Err(e),
+    };
+    let (code, report) = match outcome {
+        Ok(v) => match crate::wire::encode(vm, &Value::list(vec![Value::str("ok"), v])) {
+            Ok(bytes) => (0, Some(bytes)),
+            Err(e) => {
+                let e = Exc::new(
+                    &e.error().kind,
+                    format!("cannot send the result back: {}", e.error().message),
+                );
+                (1, error_report(vm, st, &e))
+            }
+        },
+        Err(e) => match e.error().exit_code {
+            Some(code) => (code, None),
+            None if &*e.error().kind == "KeyboardInterrupt" => {
+                // Ctrl-C reached the whole group: the parent reports it; end quietly
+                finish(vm);
+                die_by_sigint();
+            }
+            None => (1, error_report(vm, st, &e)),
+        },
+    };
+    if let (Some(bytes), Some(fd)) = (report, vm.procs.result_fd.take()) {
+        let mut f = std::fs::File::from(fd);
+        let _ = crate::wire::write_frame(&mut f, &bytes);
+    }
+    finish(vm);
+    // SAFETY: _exit ends the process at once, without running the parent's
+    // Rust destructors or atexit handlers that this copy must not run.
+    unsafe { libc::_exit(code) }
+}
+
+/// Prints a child's uncaught error (section 10) and returns the report for
+/// the parent's `p.error`.
+fn error_report(vm: &mut Vm, st: &ProcState, e: &Exc) -> Option<Vec<u8>> {
+    let err = e.error();
+    let diag = crate::error::runtime_diagnostic(err);
+    let header = format!(
+        "Process {} (pid {}):\n",
+        st.name.borrow(),
+        std::process::id()
+    );
+    vm.write_err(&header);
+    vm.write_err(&diag.to_string());
+    vm.flush();
+    let text = format!("{}: {}", err.kind, err.message);
+    crate::wire::encode(
+        vm,
+        &Value::list(vec![Value::str("error"), Value::string(text)]),
+    )
+    .ok()
+}
+
+/// Ends the process the way a Ctrl-C does, so the parent sees `-2`.
+fn die_by_sigint() -> ! {
+    // SAFETY: resetting a signal to its default and raising it; the process
+    // ends here.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::raise(libc::SIGINT);
+        libc::_exit(130)
+    }
+}
+
+/// Asks the kernel to send SIGTERM to this (child) process when its parent
+/// dies, and handles the race where the parent died before the request.
+fn set_death_signal(parent: i32) {
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    }
+    if nix::unistd::getppid().as_raw() != parent {
+        // SAFETY: ending the orphaned child at once.
+        unsafe { libc::_exit(1) }
+    }
+}
+
+/// Forks with everything a child of the runtime needs: output flushed before,
+/// and in the child a fresh random seed and none of the parent's children.
+/// Returns 0 in the child, the child's pid in the parent.
+pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
+    if has_other_threads() {
+        return Err(Exc::new(
+            "NotSupported",
+            format!(
+                "{fname}() is not possible in a process with several threads (the host started threads)"
+            ),
+        ));
+    }
+    vm.flush();
+    // SAFETY: the process has a single thread (checked above), so the child
+    // gets a consistent copy of every lock and allocation.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            after_fork_in_child(vm);
+            Ok(0)
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child.as_raw()),
+        Err(e) => Err(Exc::new(
+            "ProcessError",
+            format!("{fname}(): cannot fork: {}", e.desc()),
+        )),
+    }
+}
+
+/// True when this process has more than one thread (then fork is unsafe).
+fn has_other_threads() -> bool {
+    match std::fs::read_to_string("/proc/self/stat") {
+        // field 20 (after the parenthesised command name) is num_threads
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(17))
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n > 1),
+        Err(_) => false,
+    }
+}
+
+fn after_fork_in_child(vm: &mut Vm) {
+    vm.rng = crate::stdlib::random::Rng::from_entropy();
+    // the parent's children are not ours: forget them (closing our copies of
+    // their pipes) without waiting for them
+    for c in std::mem::take(&mut vm.procs.children) {
+        c.reader.borrow_mut().take();
+        c.status.set(Some(c.status.get().unwrap_or(0)));
+    }
+    // nor is the parent's result pipe, if the parent is itself a child
+    vm.procs.result_fd = None;
+}
+
+/// At the end of a program (or of a child): joins the non-daemon children,
+/// then terminates and reaps the daemon ones. Errors are ignored.
+pub fn finish(vm: &mut Vm) {
+    vm.flush();
+    let children = std::mem::take(&mut vm.procs.children);
+    for c in children.iter().filter(|c| !c.daemon.get()) {
+        let _ = c.wait(vm, Deadline::NEVER);
+    }
+    for c in children.iter().filter(|c| c.daemon.get()) {
+        if !c.poll_exit(false) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(c.pid.get()), Signal::SIGTERM);
+        }
+        c.reader.borrow_mut().take();
+        c.poll_exit(true);
+    }
+    vm.flush();
+}
+
+/// Forgets children that have been reaped.
+fn prune(vm: &mut Vm) {
+    vm.procs
+        .children
+        .retain(|c| c.status.get().is_none() || c.reader.borrow().is_some());
+}
+
+fn join(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    let [timeout] = args.bind("join", ["timeout"], 0)?;
+    let st = state(vm, this)?;
+    if st.is_self.get() {
+        return Err(Exc::new("ProcessError", "a process cannot join itself"));
+    }
+    if !st.started() {
+        return Err(Exc::new("ProcessError", "can only join a started process"));
+    }
+    let timeout = match crate::stdlib::given(timeout) {
+        Some(t) => Some(crate::value::func::want_f64("join", "timeout", &t)?),
+        None => None,
+    };
+    vm.flush();
+    if st.wait(vm, Deadline::after(timeout))? {
+        prune(vm);
+        Ok(st.result.borrow().clone())
+    } else {
+        Ok(Value::Nil)
+    }
+}
+
+fn is_alive(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("is_alive", 0, 0)?;
+    let st = state(vm, this)?;
+    if st.is_self.get() {
+        return Ok(Value::Bool(true));
+    }
+    Ok(Value::Bool(st.started() && !st.poll_exit(false)))
+}
+
+fn signal(vm: &mut Vm, this: &Value, sig: Signal) -> VmResult<Value> {
+    let st = state(vm, this)?;
+    if st.started() && !st.is_self.get() && !st.poll_exit(false) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(st.pid.get()), sig);
+    }
+    Ok(Value::Nil)
+}
+
+fn terminate(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("terminate", 0, 0)?;
+    signal(vm, this, Signal::SIGTERM)
+}
+
+fn kill(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("kill", 0, 0)?;
+    signal(vm, this, Signal::SIGKILL)
+}
+
+fn str_(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
+    args.expect("str", 0, 0)?;
+    let st = state(vm, this)?;
+    let class = match this {
+        Value::Instance(i) => i.class.name.to_string(),
+        _ => "Process".into(),
+    };
+    let state = if st.is_self.get() {
+        "current".to_string()
+    } else if !st.started() {
+        "initial".to_string()
+    } else if st.poll_exit(false) {
+        format!("stopped exitcode={}", st.status.get().unwrap_or(0))
+    } else {
+        "started".to_string()
+    };
+    let pid = match st.pid.get() {
+        0 => String::new(),
+        p => format!(" pid={p}"),
+    };
+    Ok(Value::string(format!(
+        "<{class} name={}{pid} {state}>",
+        crate::value::format::quote_str(&st.name.borrow())
+    )))
+}
+
+/// `current_process()`: the running process's Process object.
+fn current_process(vm: &mut Vm, args: Args) -> VmResult<Value> {
+    args.expect("current_process", 0, 0)?;
+    if let Some(p) = &vm.procs.current {
+        return Ok(p.clone());
+    }
+    let class = vm
+        .procs
+        .class
+        .clone()
+        .ok_or_else(|| Exc::type_error("no Process class"))?;
+    let st = ProcState::new("MainProcess".into(), String::new());
+    st.pid.set(std::process::id() as i32);
+    st.is_self.set(true);
+    let inst = Instance::new(class);
+    *inst.native.borrow_mut() = Some(Rc::new(st));
+    let v = Value::Instance(Rc::new(inst));
+    vm.procs.current = Some(v.clone());
+    Ok(v)
+}
+
+/// `spawn f(a, b)`: `#spawn(f, a, b)` makes a Process with that target and
+/// starts it.
+fn spawn(vm: &mut Vm, args: Args) -> VmResult<Value> {
+    let Some((target, pos)) = args.pos.split_first() else {
+        return Err(Exc::type_error("spawn needs a call"));
+    };
+    require_processes(vm, "spawn")?;
+    let class = vm
+        .procs
+        .class
+        .clone()
+        .ok_or_else(|| Exc::type_error("no Process class"))?;
+    let st = new_state(vm, "Process", None);
+    *st.target.borrow_mut() = target.clone();
+    *st.args.borrow_mut() = pos.to_vec();
+    *st.kwargs.borrow_mut() = args
+        .names
+        .iter()
+        .cloned()
+        .zip(args.named.iter().cloned())
+        .collect();
+    let inst = Instance::new(class);
+    *inst.native.borrow_mut() = Some(Rc::new(st));
+    let p = Value::Instance(Rc::new(inst));
+    start(vm, &p, Args::new(&[]))?;
+    Ok(p)
+}
+
+const METHODS: &[(&str, crate::value::MethodFn)] = &[
+    ("init", init),
+    ("run", run),
+    ("start", start),
+    ("join", join),
+    ("is_alive", is_alive),
+    ("terminate", terminate),
+    ("kill", kill),
+    ("str", str_),
+];
+
+/// Defines `Process`, `current_process` and the entry point of `spawn`.
+pub fn install(vm: &mut Vm) {
+    let mut own = FxHashMap::default();
+    for (name, f) in METHODS {
+        let sym = vm.interner.intern(name);
+        own.insert(
+            sym,
+            Value::Native(Rc::new(crate::value::Native {
+                name: Rc::from(*name),
+                kind: NativeKind::Method(*f),
+            })),
+        );
+    }
+    let class = Rc::new(Class::new(Rc::from("Process"), None, own));
+    vm.procs.class = Some(class.clone());
+    vm.globals.define_builtin("Process", Value::Class(class));
+    vm.globals.define_builtin(
+        "current_process",
+        crate::stdlib::native("current_process", current_process),
+    );
+    vm.globals
+        .define_builtin("#spawn", crate::stdlib::native("#spawn", spawn));
+}

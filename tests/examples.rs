@@ -1,0 +1,176 @@
+//! Example script tests: every `scripts/**/*.proc` except the helper modules in
+//! `scripts/lib/` must run cleanly.
+//!
+//! Each example runs as `proc scripts/NAME.proc` from the project root (the way
+//! the README tells a newcomer to run them), with standard input set to null.
+//! It passes when it exits with status 0, prints something, and writes nothing
+//! to stderr. Each example has a time limit; on expiry its whole process group
+//! is killed (the same approach as `tests/golden.rs`).
+//!
+//! `EXAMPLES_FILTER=substring cargo test --test examples` runs matching ones only.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TIME_LIMIT: Duration = Duration::from_secs(30);
+
+fn examples(dir: &Path, lib: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            // helper modules are imported by examples, not run on their own
+            if p != lib {
+                examples(&p, lib, out);
+            }
+        } else if p.extension().is_some_and(|e| e == "proc") {
+            out.push(p);
+        }
+    }
+}
+
+struct Run {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    code: Option<i32>,
+    timed_out: bool,
+}
+
+fn run_example(bin: &Path, root: &Path, script: &Path) -> Run {
+    use std::os::unix::process::CommandExt;
+    let rel = script.strip_prefix(root).unwrap_or(script);
+    let mut child = Command::new(bin)
+        .arg(rel)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("start proc");
+    let pgid = child.id() as i32;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut v);
+        v
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for proc") {
+            break s;
+        }
+        if start.elapsed() > TIME_LIMIT {
+            timed_out = true;
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            break child.wait().expect("reap proc");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // whatever the example left in its process group goes too
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    Run {
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        code: status.code(),
+        timed_out,
+    }
+}
+
+fn check(bin: &Path, root: &Path, script: &Path) -> Result<(), String> {
+    let run = run_example(bin, root, script);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    if run.timed_out {
+        return Err(format!(
+            "timed out after {TIME_LIMIT:?}\n--- stdout\n{stdout}--- stderr\n{stderr}"
+        ));
+    }
+    if run.code != Some(0) {
+        return Err(format!(
+            "exit {:?}, wanted 0\n--- stdout\n{stdout}--- stderr\n{stderr}",
+            run.code
+        ));
+    }
+    if !run.stderr.is_empty() {
+        return Err(format!("stderr is not empty:\n{stderr}"));
+    }
+    if run.stdout.is_empty() {
+        return Err("printed nothing; an example should show its results".to_string());
+    }
+    Ok(())
+}
+
+#[test]
+fn example_scripts() {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_proc"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let scripts = root.join("scripts");
+    let mut all = Vec::new();
+    examples(&scripts, &scripts.join("lib"), &mut all);
+    let filter = std::env::var("EXAMPLES_FILTER").unwrap_or_default();
+    all.retain(|p| p.to_string_lossy().contains(&filter));
+    assert!(
+        !all.is_empty(),
+        "no example scripts found under {}",
+        scripts.display()
+    );
+
+    // two workers: the machines this runs on have two cores
+    let queue = std::sync::Mutex::new(all.clone());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let Some(script) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    if let Err(why) = check(&bin, &root, &script) {
+                        let rel = script
+                            .strip_prefix(&root)
+                            .unwrap_or(&script)
+                            .display()
+                            .to_string();
+                        failures.lock().unwrap().push((rel, why));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    for (script, why) in &failures {
+        eprintln!("FAIL {script}: {why}\n");
+    }
+    eprintln!(
+        "examples: {} passed, {} failed",
+        all.len() - failures.len(),
+        failures.len()
+    );
+    if !failures.is_empty() {
+        let names: Vec<&str> = failures.iter().map(|(s, _)| s.as_str()).collect();
+        panic!(
+            "{} example script(s) failed: {}",
+            failures.len(),
+            names.join(", ")
+        );
+    }
+}
