@@ -9,12 +9,25 @@
 //!
 //! What crosses: nil, bools, numbers, strings, bytes, lists, maps, ranges,
 //! errors, instances (by class name: the class must exist in the receiver),
-//! builtins (by name), and shared handles (by id: the receiver must have been
-//! forked after the handle was made).
+//! builtins (by name), shared handles (by id: the receiver must have been
+//! forked after the handle was made), and functions and closures.
+//!
+//! A function travels as its compiled prototype (instructions, constants,
+//! names, nested prototypes, its source text for diagnostics), the values of
+//! the variables it captured (copied: the receiver's closure has its own), and
+//! the globals its code names, each with its current value. On arrival the
+//! receiver maps each global by name to its own slot; a global it does not
+//! have yet is defined with the value that came along, one it has keeps its
+//! own value (section 10). Globals below a `horizon` slot (those that existed
+//! when the receiver was forked, e.g. for a pool's workers) are neither sent
+//! nor remapped: the receiver has them at the same slots.
 
-use crate::value::{Exc, Instance, Key, MapData, Value, VmResult};
+use crate::compile::{Capture, Op, Proto};
+use crate::diagnostic::Source;
+use crate::value::{Closure, Exc, Instance, Key, MapData, Value, VmResult};
 use crate::vm::Vm;
 use bincode::{Decode, Encode};
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
@@ -46,6 +59,45 @@ enum Wire {
         type_name: String,
         id: u64,
     },
+    Func {
+        proto: Box<ProtoW>,
+        upvals: Vec<Wire>,
+    },
+    /// `obj.method` taken as a value: the receiver and the method's name.
+    Bound {
+        receiver: Box<Wire>,
+        method: String,
+    },
+}
+
+/// A message: the value, plus what its functions need.
+#[derive(Encode, Decode, Debug)]
+struct Message {
+    /// Source texts of the functions in the message: (name, text).
+    sources: Vec<(String, String)>,
+    /// Globals the functions name (sender's slot, unit, name, value if sendable).
+    globals: Vec<(u32, u32, String, Option<Wire>)>,
+    value: Wire,
+}
+
+#[derive(Encode, Decode, Debug)]
+struct ProtoW {
+    name: String,
+    code: Vec<Op>,
+    offsets: Vec<u32>,
+    consts: Vec<Wire>,
+    names: Vec<String>,
+    kw_lists: Vec<Vec<String>>,
+    protos: Vec<ProtoW>,
+    params: Vec<String>,
+    nrequired: u32,
+    nregs: u32,
+    /// (true, register) for Capture::Local, (false, index) for Capture::Upval.
+    captures: Vec<(bool, u16)>,
+    is_generator: bool,
+    is_method: bool,
+    source: u32,
+    def_offset: u32,
 }
 
 fn config() -> impl bincode::config::Config {
@@ -54,93 +106,272 @@ fn config() -> impl bincode::config::Config {
 
 /// Serialises a value for another process.
 pub fn encode(vm: &mut Vm, v: &Value) -> VmResult<Vec<u8>> {
-    let w = to_wire(vm, v, 0)?;
-    bincode::encode_to_vec(&w, config())
+    encode_with_horizon(vm, v, 0)
+}
+
+/// Serialises a value for processes forked when this process had `horizon`
+/// global slots: globals below it are neither sent nor remapped.
+pub fn encode_with_horizon(vm: &mut Vm, v: &Value, horizon: u32) -> VmResult<Vec<u8>> {
+    let mut enc = Enc {
+        vm,
+        horizon,
+        sources: Vec::new(),
+        globals: Vec::new(),
+        seen: FxHashMap::default(),
+    };
+    let value = enc.wire(v, 0)?;
+    let msg = Message {
+        sources: enc
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.text.clone()))
+            .collect(),
+        globals: enc.globals,
+        value,
+    };
+    bincode::encode_to_vec(&msg, config())
         .map_err(|e| Exc::new("ValueError", format!("cannot serialise the message: {e}")))
 }
 
 /// Rebuilds a value serialised by `encode` (in this or another process).
 pub fn decode(vm: &mut Vm, bytes: &[u8]) -> VmResult<Value> {
-    let (w, used): (Wire, usize) = bincode::decode_from_slice(bytes, config())
+    let (msg, used): (Message, usize) = bincode::decode_from_slice(bytes, config())
         .map_err(|e| corrupt(format!("the message is corrupt ({e})")))?;
     if used != bytes.len() {
         return Err(corrupt("the message has trailing bytes".into()));
     }
-    from_wire(vm, w)
+    let sources = msg
+        .sources
+        .into_iter()
+        .map(|(name, text)| Source::new(name, text))
+        .collect();
+    let mut dec = Dec {
+        vm,
+        sources,
+        slots: FxHashMap::default(),
+    };
+    // first every global gets its slot here, so that code can be remapped;
+    // then the ones this process did not have get the values that came along
+    let mut pending = Vec::new();
+    for (slot, unit, name, value) in msg.globals {
+        let units = dec.vm.globals.units().len();
+        let unit = if unit > 0 && (unit as usize) < units {
+            unit as usize
+        } else {
+            dec.vm.main_unit
+        };
+        let mine = dec.vm.globals.declare(unit, &name);
+        dec.slots.insert(slot, mine);
+        let unset = matches!(dec.vm.globals.values[mine as usize], Value::Undef);
+        if let (true, Some(v)) = (unset, value) {
+            pending.push((mine, v));
+        }
+    }
+    for (mine, w) in pending {
+        let v = dec.value(w)?;
+        dec.vm.globals.values[mine as usize] = v;
+    }
+    dec.value(msg.value)
+}
+
+/// The slots of the globals a prototype's own code names.
+fn global_slots(code: &[Op]) -> impl Iterator<Item = u32> + '_ {
+    code.iter().filter_map(|op| match *op {
+        Op::GetGlobal { slot, .. } | Op::SetGlobal { slot, .. } | Op::CallGlobal { slot, .. } => {
+            Some(slot)
+        }
+        _ => None,
+    })
 }
 
 fn corrupt(message: String) -> Exc {
     Exc::new("ValueError", message)
 }
 
-fn to_wire(vm: &mut Vm, v: &Value, depth: usize) -> VmResult<Wire> {
-    if depth > crate::value::MAX_NESTING {
-        return Err(Exc::new(
-            "RecursionError",
-            "value is nested too deeply to send",
-        ));
-    }
-    let d = depth + 1;
-    Ok(match v {
-        Value::Nil | Value::Undef => Wire::Nil,
-        Value::Bool(b) => Wire::Bool(*b),
-        Value::Int(i) => Wire::Int(*i),
-        Value::Float(f) => Wire::Float(*f),
-        Value::Str(s) => Wire::Str(s.as_str().to_string()),
-        Value::Bytes(b) => Wire::Bytes(b.to_vec()),
-        Value::List(l) => {
-            let items = l.borrow().clone();
-            let mut out = Vec::with_capacity(items.len());
-            for x in &items {
-                out.push(to_wire(vm, x, d)?);
-            }
-            Wire::List(out)
+struct Enc<'a> {
+    vm: &'a mut Vm,
+    horizon: u32,
+    sources: Vec<Rc<Source>>,
+    globals: Vec<(u32, u32, String, Option<Wire>)>,
+    /// Global slots already listed (a recursive function names itself).
+    seen: FxHashMap<u32, ()>,
+}
+
+impl Enc<'_> {
+    fn wire(&mut self, v: &Value, depth: usize) -> VmResult<Wire> {
+        let vm = &mut *self.vm;
+        if depth > crate::value::MAX_NESTING {
+            return Err(Exc::new(
+                "RecursionError",
+                "value is nested too deeply to send",
+            ));
         }
-        Value::Map(m) => {
-            let pairs: Vec<(Value, Value)> = m
-                .borrow()
-                .iter()
-                .map(|(k, v)| (k.value().clone(), v.clone()))
-                .collect();
-            let mut out = Vec::with_capacity(pairs.len());
-            for (k, v) in &pairs {
-                out.push((to_wire(vm, k, d)?, to_wire(vm, v, d)?));
+        let d = depth + 1;
+        Ok(match v {
+            Value::Nil | Value::Undef => Wire::Nil,
+            Value::Bool(b) => Wire::Bool(*b),
+            Value::Int(i) => Wire::Int(*i),
+            Value::Float(f) => Wire::Float(*f),
+            Value::Str(s) => Wire::Str(s.as_str().to_string()),
+            Value::Bytes(b) => Wire::Bytes(b.to_vec()),
+            Value::List(l) => {
+                let items = l.borrow().clone();
+                let mut out = Vec::with_capacity(items.len());
+                for x in &items {
+                    out.push(self.wire(x, d)?);
+                }
+                Wire::List(out)
             }
-            Wire::Map(out)
-        }
-        Value::Range(r) => Wire::Range(r.start, r.stop, r.step),
-        Value::Error(e) => Wire::Error {
-            kind: e.kind.to_string(),
-            message: e.message.clone(),
-        },
-        Value::Native(n) => Wire::Builtin(n.name.to_string()),
-        Value::Instance(inst) => {
-            let fields: Vec<(String, Value)> = inst
-                .fields
-                .borrow()
-                .iter()
-                .map(|(k, v)| (vm.interner.name(*k).to_string(), v.clone()))
-                .collect();
-            let mut out = Vec::with_capacity(fields.len());
-            for (k, v) in &fields {
-                out.push((k.clone(), to_wire(vm, v, d)?));
+            Value::Map(m) => {
+                let pairs: Vec<(Value, Value)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.value().clone(), v.clone()))
+                    .collect();
+                let mut out = Vec::with_capacity(pairs.len());
+                for (k, v) in &pairs {
+                    out.push((self.wire(k, d)?, self.wire(v, d)?));
+                }
+                Wire::Map(out)
             }
-            Wire::Instance {
-                class: inst.class.name.to_string(),
-                fields: out,
-            }
-        }
-        Value::Object(h) => match h.0.shared_id() {
-            Some(id) => Wire::Handle {
-                type_name: h.0.type_name().to_string(),
-                id,
+            Value::Range(r) => Wire::Range(r.start, r.stop, r.step),
+            Value::Error(e) => Wire::Error {
+                kind: e.kind.to_string(),
+                message: e.message.clone(),
             },
-            None => return Err(cannot_send(v)),
-        },
-        Value::Func(_) | Value::Bound(_) | Value::Class(_) | Value::Iter(_) | Value::Cell(_) => {
-            return Err(cannot_send(v));
+            Value::Native(n) => Wire::Builtin(n.name.to_string()),
+            Value::Instance(inst) => {
+                let fields: Vec<(String, Value)> = inst
+                    .fields
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (vm.interner.name(*k).to_string(), v.clone()))
+                    .collect();
+                let mut out = Vec::with_capacity(fields.len());
+                for (k, v) in &fields {
+                    out.push((k.clone(), self.wire(v, d)?));
+                }
+                Wire::Instance {
+                    class: inst.class.name.to_string(),
+                    fields: out,
+                }
+            }
+            Value::Object(h) => match h.0.shared_id() {
+                Some(id) => Wire::Handle {
+                    type_name: h.0.type_name().to_string(),
+                    id,
+                },
+                None => return Err(cannot_send(v)),
+            },
+            Value::Func(c) => {
+                let c = c.clone();
+                let proto = self.proto(&c.proto, d)?;
+                let mut upvals = Vec::with_capacity(c.upvals.len());
+                for cell in c.upvals.iter() {
+                    let v = cell.borrow().clone();
+                    upvals.push(self.wire(&v, d)?);
+                }
+                Wire::Func {
+                    proto: Box::new(proto),
+                    upvals,
+                }
+            }
+            Value::Bound(b) => {
+                let method = match &b.method {
+                    Value::Func(f) => f.proto.name.to_string(),
+                    Value::Native(n) => n.name.to_string(),
+                    _ => return Err(cannot_send(v)),
+                };
+                let receiver = b.receiver.clone();
+                Wire::Bound {
+                    receiver: Box::new(self.wire(&receiver, d)?),
+                    method,
+                }
+            }
+            Value::Class(_) | Value::Iter(_) | Value::Cell(_) => return Err(cannot_send(v)),
+        })
+    }
+
+    fn proto(&mut self, p: &Rc<Proto>, depth: usize) -> VmResult<ProtoW> {
+        if depth > crate::value::MAX_NESTING {
+            return Err(Exc::new(
+                "RecursionError",
+                "functions nest too deeply to send",
+            ));
         }
-    })
+        let source = match self.sources.iter().position(|s| Rc::ptr_eq(s, &p.source)) {
+            Some(i) => i,
+            None => {
+                self.sources.push(p.source.clone());
+                self.sources.len() - 1
+            }
+        } as u32;
+        for slot in global_slots(&p.code).collect::<Vec<_>>() {
+            self.global(slot, depth)?;
+        }
+        let mut consts = Vec::with_capacity(p.consts.len());
+        for k in &p.consts {
+            consts.push(self.wire(k, depth + 1)?);
+        }
+        let mut protos = Vec::with_capacity(p.protos.len());
+        for q in &p.protos {
+            protos.push(self.proto(q, depth + 1)?);
+        }
+        let vm = &*self.vm;
+        Ok(ProtoW {
+            name: p.name.to_string(),
+            code: p.code.clone(),
+            offsets: p.offsets.clone(),
+            consts,
+            names: p
+                .names
+                .iter()
+                .map(|s| vm.interner.name(*s).to_string())
+                .collect(),
+            kw_lists: p
+                .kw_lists
+                .iter()
+                .map(|l| l.iter().map(|n| n.to_string()).collect())
+                .collect(),
+            protos,
+            params: p.params.iter().map(|n| n.to_string()).collect(),
+            nrequired: p.nrequired as u32,
+            nregs: p.nregs as u32,
+            captures: p
+                .captures
+                .iter()
+                .map(|c| match *c {
+                    Capture::Local(r) => (true, r),
+                    Capture::Upval(i) => (false, i),
+                })
+                .collect(),
+            is_generator: p.is_generator,
+            is_method: p.is_method,
+            source,
+            def_offset: p.def_offset,
+        })
+    }
+
+    /// Lists global `slot` (with its value when it can travel) unless the
+    /// receiver has it already: a builtin, or a slot below the horizon.
+    fn global(&mut self, slot: u32, depth: usize) -> VmResult<()> {
+        let g = &self.vm.globals;
+        let owner = g.owners.get(slot as usize).copied().unwrap_or(0);
+        if owner == 0 || slot < self.horizon || self.seen.contains_key(&slot) {
+            return Ok(());
+        }
+        self.seen.insert(slot, ());
+        let name = g.names[slot as usize].to_string();
+        let value = g.values[slot as usize].clone();
+        let value = match value {
+            Value::Undef => None,
+            // a global that cannot travel (a file, a generator) is simply not
+            // defined in the receiver; using it there is a NameError
+            v => self.wire(&v, depth + 1).ok(),
+        };
+        self.globals.push((slot, owner, name, value));
+        Ok(())
+    }
 }
 
 fn cannot_send(v: &Value) -> Exc {
@@ -150,71 +381,168 @@ fn cannot_send(v: &Value) -> Exc {
     ))
 }
 
-fn from_wire(vm: &mut Vm, w: Wire) -> VmResult<Value> {
-    Ok(match w {
-        Wire::Nil => Value::Nil,
-        Wire::Bool(b) => Value::Bool(b),
-        Wire::Int(i) => Value::Int(i),
-        Wire::Float(f) => Value::Float(f),
-        Wire::Str(s) => Value::string(s),
-        Wire::Bytes(b) => Value::Bytes(Rc::new(b)),
-        Wire::List(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for x in items {
-                out.push(from_wire(vm, x)?);
+struct Dec<'a> {
+    vm: &'a mut Vm,
+    sources: Vec<Rc<Source>>,
+    /// The sender's global slots to this process's.
+    slots: FxHashMap<u32, u32>,
+}
+
+impl Dec<'_> {
+    fn value(&mut self, w: Wire) -> VmResult<Value> {
+        Ok(match w {
+            Wire::Nil => Value::Nil,
+            Wire::Bool(b) => Value::Bool(b),
+            Wire::Int(i) => Value::Int(i),
+            Wire::Float(f) => Value::Float(f),
+            Wire::Str(s) => Value::string(s),
+            Wire::Bytes(b) => Value::Bytes(Rc::new(b)),
+            Wire::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for x in items {
+                    out.push(self.value(x)?);
+                }
+                Value::list(out)
             }
-            Value::list(out)
-        }
-        Wire::Map(pairs) => {
-            let mut m = MapData::default();
-            for (k, v) in pairs {
-                let k = Key::new(from_wire(vm, k)?)
-                    .map_err(|_| corrupt("the message has an unhashable map key".into()))?;
-                m.insert(k, from_wire(vm, v)?);
+            Wire::Map(pairs) => {
+                let mut m = MapData::default();
+                for (k, v) in pairs {
+                    let k = Key::new(self.value(k)?)
+                        .map_err(|_| corrupt("the message has an unhashable map key".into()))?;
+                    m.insert(k, self.value(v)?);
+                }
+                Value::map(m)
             }
-            Value::map(m)
-        }
-        Wire::Range(start, stop, step) => {
-            if step == 0 {
-                return Err(corrupt("the message has a range with step 0".into()));
+            Wire::Range(start, stop, step) => {
+                if step == 0 {
+                    return Err(corrupt("the message has a range with step 0".into()));
+                }
+                Value::Range(Rc::new(crate::value::Range { start, stop, step }))
             }
-            Value::Range(Rc::new(crate::value::Range { start, stop, step }))
-        }
-        Wire::Error { kind, message } => {
-            Value::Error(Rc::new(crate::value::ErrorValue::new(&kind, message)))
-        }
-        Wire::Builtin(name) => match vm.globals.get(0, &name) {
-            Some(v @ Value::Native(_)) => v.clone(),
-            _ => return Err(corrupt(format!("the message names no builtin `{name}`"))),
-        },
-        Wire::Instance { class, fields } => {
-            let Some(cls) = find_class(vm, &class) else {
-                return Err(Exc::type_error(format!(
-                    "received an instance of class `{class}`, which this process does not have"
-                )));
-            };
-            let mut map = rustc_hash::FxHashMap::default();
-            for (k, v) in fields {
-                let v = from_wire(vm, v)?;
-                map.insert(vm.interner.intern(&k), v);
+            Wire::Error { kind, message } => {
+                Value::Error(Rc::new(crate::value::ErrorValue::new(&kind, message)))
             }
-            Value::Instance(Rc::new(Instance {
-                class: cls,
-                fields: RefCell::new(map),
-                native: RefCell::new(None),
-            }))
-        }
-        Wire::Handle { type_name, id } => match vm.lookup_handle(id) {
-            Some(h) => h,
-            None => {
-                return Err(Exc::type_error(format!(
-                    "received a {type_name} this process does not have: a handle can only \
+            Wire::Builtin(name) => match self.vm.globals.get(0, &name) {
+                Some(v @ Value::Native(_)) => v.clone(),
+                _ => return Err(corrupt(format!("the message names no builtin `{name}`"))),
+            },
+            Wire::Instance { class, fields } => {
+                let Some(cls) = find_class(self.vm, &class) else {
+                    return Err(Exc::type_error(format!(
+                        "received an instance of class `{class}`, which this process does not have"
+                    )));
+                };
+                let mut map = rustc_hash::FxHashMap::default();
+                for (k, v) in fields {
+                    let v = self.value(v)?;
+                    map.insert(self.vm.interner.intern(&k), v);
+                }
+                Value::Instance(Rc::new(Instance {
+                    class: cls,
+                    fields: RefCell::new(map),
+                    native: RefCell::new(None),
+                }))
+            }
+            Wire::Handle { type_name, id } => match self.vm.lookup_handle(id) {
+                Some(h) => h,
+                None => {
+                    return Err(Exc::type_error(format!(
+                        "received a {type_name} this process does not have: a handle can only \
                      go to processes forked after it was made (create it before spawning \
                      the process or the pool)"
-                )));
+                    )));
+                }
+            },
+            Wire::Func { proto, upvals } => {
+                let proto = self.proto(*proto)?;
+                if upvals.len() != proto.captures.len() {
+                    return Err(corrupt(
+                        "the message has a closure with the wrong captures".into(),
+                    ));
+                }
+                let mut cells = Vec::with_capacity(upvals.len());
+                for u in upvals {
+                    cells.push(Rc::new(RefCell::new(self.value(u)?)));
+                }
+                Value::Func(Rc::new(Closure {
+                    proto,
+                    upvals: cells.into_boxed_slice(),
+                }))
             }
-        },
-    })
+            Wire::Bound { receiver, method } => {
+                let receiver = self.value(*receiver)?;
+                let sym = self.vm.interner.intern(&method);
+                self.vm.get_attr(&receiver, sym)?
+            }
+        })
+    }
+
+    fn proto(&mut self, p: ProtoW) -> VmResult<Rc<Proto>> {
+        let bad = |what: &str| corrupt(format!("the message has a malformed function ({what})"));
+        let source = self
+            .sources
+            .get(p.source as usize)
+            .cloned()
+            .ok_or_else(|| bad("source"))?;
+        if p.offsets.len() != p.code.len() || p.nregs as usize > u16::MAX as usize + 1 {
+            return Err(bad("code"));
+        }
+        let mut code = p.code;
+        for op in code.iter_mut() {
+            match op {
+                Op::GetGlobal { slot, .. }
+                | Op::SetGlobal { slot, .. }
+                | Op::CallGlobal { slot, .. } => {
+                    if let Some(&mine) = self.slots.get(slot) {
+                        *slot = mine;
+                    } else if *slot as usize >= self.vm.globals.values.len() {
+                        return Err(bad("global"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut consts = Vec::with_capacity(p.consts.len());
+        for k in p.consts {
+            consts.push(self.value(k)?);
+        }
+        let mut protos = Vec::with_capacity(p.protos.len());
+        for q in p.protos {
+            protos.push(self.proto(q)?);
+        }
+        let names = p.names.iter().map(|n| self.vm.interner.intern(n)).collect();
+        Ok(Rc::new(Proto {
+            name: Rc::from(p.name),
+            code,
+            offsets: p.offsets,
+            consts,
+            names,
+            kw_lists: p
+                .kw_lists
+                .into_iter()
+                .map(|l| l.into_iter().map(Rc::from).collect::<Vec<Rc<str>>>().into())
+                .collect(),
+            protos,
+            params: p.params.into_iter().map(Rc::from).collect(),
+            nrequired: p.nrequired as usize,
+            nregs: p.nregs as usize,
+            captures: p
+                .captures
+                .into_iter()
+                .map(|(local, i)| {
+                    if local {
+                        Capture::Local(i)
+                    } else {
+                        Capture::Upval(i)
+                    }
+                })
+                .collect(),
+            is_generator: p.is_generator,
+            is_method: p.is_method,
+            source,
+            def_offset: p.def_offset,
+        }))
+    }
 }
 
 /// A class the receiver knows by name: a global of the main program or of a

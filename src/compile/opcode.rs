@@ -11,7 +11,8 @@ pub type Reg = u16;
 
 /// The test of a fused compare-and-jump. `NotLt` is not `Ge`: with NaN both
 /// `a < b` and `a >= b` are false, so each polarity is its own test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Encode/Decode: functions travel between processes as their code (src/wire.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 #[repr(u8)]
 pub enum Cmp {
     Lt,
@@ -36,7 +37,7 @@ impl Cmp {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, bincode::Encode, bincode::Decode)]
 pub enum Op {
     // ---- moves and constants ------------------------------------------------
     /// R[dst] = R[src]
