@@ -12,5 +12,5 @@ secs=${2:-600}
 mkdir -p "corpus/$target"
 find ../tests/scripts ../../shared/conformance -name '*.proc' 2>/dev/null |
     while read -r f; do cp "$f" "corpus/$target/$(echo "$f" | tr '/.' '__')"; done
-RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
+ASAN_OPTIONS=detect_leaks=0 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
     -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=4096 -detect_leaks=0
