@@ -63,6 +63,11 @@ enum Wire {
         proto: Box<ProtoW>,
         upvals: Vec<Wire>,
     },
+    /// A handle that names its object in a way any process can use.
+    Portable {
+        tag: String,
+        data: Box<Wire>,
+    },
     /// `obj.method` taken as a value: the receiver and the method's name.
     Bound {
         receiver: Box<Wire>,
@@ -468,6 +473,10 @@ impl Dec<'_> {
                     proto,
                     upvals: cells.into_boxed_slice(),
                 }))
+            }
+            Wire::Portable { tag, data } => {
+                let data = self.value(*data)?;
+                crate::runtime::revive(self.vm, &tag, data)?
             }
             Wire::Bound { receiver, method } => {
                 let receiver = self.value(*receiver)?;

@@ -4,3 +4,14 @@
 
 pub mod process;
 pub mod shm;
+
+use crate::value::{Exc, Value, VmResult};
+use crate::vm::Vm;
+
+/// Turns a portable handle's data (`Object::portable`) back into the handle.
+pub fn revive(_vm: &mut Vm, tag: &str, _data: Value) -> VmResult<Value> {
+    Err(Exc::new(
+        "ValueError",
+        format!("the message has an unknown kind of handle `{tag}`"),
+    ))
+}

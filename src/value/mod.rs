@@ -195,6 +195,12 @@ pub trait Object: Any {
     fn shared_id(&self) -> Option<u64> {
         None
     }
+    /// For a handle any process can use (a manager proxy names a server by
+    /// address): a tag and plain data that `runtime::revive` turns back into
+    /// the handle in the receiver.
+    fn portable(&self) -> Option<(&'static str, Value)> {
+        None
+    }
     fn as_any(&self) -> &dyn Any;
 }
 
