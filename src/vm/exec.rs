@@ -608,12 +608,25 @@ impl Vm {
             }
             Op::Slice { dst, base: b } => {
                 let s = base + b as usize;
-                reg!(dst) = ops::slice(
-                    &fiber.stack[s],
-                    &fiber.stack[s + 1],
-                    &fiber.stack[s + 2],
-                    &fiber.stack[s + 3],
-                )?;
+                reg!(dst) = if let Value::Object(h) = &fiber.stack[s] {
+                    // a handle slices through its "get_slice" method (lo, hi, step)
+                    let (h, obj) = (h.clone(), fiber.stack[s].clone());
+                    let parts = fiber.stack[s + 1..s + 4].to_vec();
+                    h.0.call_method(self, &obj, "get_slice", crate::value::Args::new(&parts))
+                        .unwrap_or_else(|| {
+                            Err(Exc::type_error(format!(
+                                "{} cannot be sliced",
+                                obj.type_name()
+                            )))
+                        })?
+                } else {
+                    ops::slice(
+                        &fiber.stack[s],
+                        &fiber.stack[s + 1],
+                        &fiber.stack[s + 2],
+                        &fiber.stack[s + 3],
+                    )?
+                };
             }
             Op::GetAttr { dst, obj, name } => {
                 let o = reg!(obj).clone();
