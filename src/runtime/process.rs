@@ -376,6 +376,11 @@ fn start(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
             "a process can only be started once",
         ));
     }
+    // reap children that ended without being joined, so none stays a zombie
+    // while the program runs (their results wait in their pipes)
+    for c in &vm.procs.children {
+        c.poll_exit(false);
+    }
     let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| {
         Exc::new(
             "ProcessError",

@@ -34,9 +34,9 @@ impl Rng {
     /// scripts, and different in every process.
     pub fn from_entropy() -> Rng {
         let mut seed = [0u8; 8];
-        let from_os = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
-            .is_ok();
+        // SAFETY: getrandom writes at most `seed.len()` bytes into `seed`.
+        let got = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+        let from_os = got == seed.len() as isize;
         let mut x = u64::from_le_bytes(seed);
         if !from_os {
             let t = std::time::SystemTime::now()
