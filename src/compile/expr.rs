@@ -12,6 +12,10 @@ const MAX_ARGS: usize = 255;
 /// Longest literal list built in one instruction; longer ones are appended piecewise.
 const LITERAL_CHUNK: usize = 64;
 
+/// Room a recursive step needs, and the size of each extra stack segment.
+pub const STACK_RED_ZONE: usize = 128 * 1024;
+pub const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 impl<'a, 'vm> Compiler<'a, 'vm> {
     /// Compiles `e` into any register and returns it.
     pub fn expr_any(&mut self, e: &'a Expr) -> CResult<Reg> {
@@ -39,8 +43,14 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         Ok(())
     }
 
-    /// Compiles `e` into register `dst`.
+    /// Compiles `e` into register `dst`. Expressions may nest as deeply as the
+    /// source makes them (`1 + 1 + ...` a million times), so every recursive
+    /// step runs where the stack has room (`stacker` adds segments on demand).
     pub fn expr_to(&mut self, e: &'a Expr, dst: Reg) -> CResult<()> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.expr_to_here(e, dst))
+    }
+
+    fn expr_to_here(&mut self, e: &'a Expr, dst: Reg) -> CResult<()> {
         self.set_offset(e.span.start);
         let mark = self.reg_mark();
         match &e.kind {
@@ -347,6 +357,12 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
     /// Compiles a condition into jumps taken when its truth equals `when`; control
     /// falls through otherwise. Returns the jumps, to be patched by the caller.
     pub fn cond_jump(&mut self, e: &'a Expr, when: bool) -> CResult<Vec<usize>> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            self.cond_jump_here(e, when)
+        })
+    }
+
+    fn cond_jump_here(&mut self, e: &'a Expr, when: bool) -> CResult<Vec<usize>> {
         self.set_offset(e.span.start);
         match &e.kind {
             ExprKind::Bool(b) => Ok(if *b == when {

@@ -202,6 +202,13 @@ fn walk_target(t: &Target, out: &mut NameSet, on_expr: ExprFn) {
 
 /// Visits the direct sub-expressions and nested functions of an expression.
 fn walk_expr(e: &Expr, out: &mut NameSet, on_expr: ExprFn, on_fn: FnFn) {
+    use super::expr::{STACK_RED_ZONE, STACK_SEGMENT};
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+        walk_expr_here(e, out, on_expr, on_fn)
+    })
+}
+
+fn walk_expr_here(e: &Expr, out: &mut NameSet, on_expr: ExprFn, on_fn: FnFn) {
     use ExprKind::*;
     match &e.kind {
         Nil | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | Name(_) | SelfRef

@@ -128,6 +128,28 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// Takes the node's kind (an `Expr` cannot be destructured: it has a Drop).
+    pub fn into_kind(mut self) -> ExprKind {
+        std::mem::replace(&mut self.kind, ExprKind::Nil)
+    }
+}
+
+/// Dropping a tree nested a million levels deep (`1 + 1 + ...`) recurses once
+/// per level: each level runs where the stack has room.
+impl Drop for Expr {
+    fn drop(&mut self) {
+        if matches!(
+            self.kind,
+            ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_)
+        ) {
+            return;
+        }
+        let kind = std::mem::replace(&mut self.kind, ExprKind::Nil);
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, move || drop(kind));
+    }
+}
+
 #[derive(Debug)]
 pub enum ExprKind {
     Nil,

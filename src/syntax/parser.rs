@@ -1204,13 +1204,14 @@ fn apply_prefixes(prefixes: &[Pair<Rule>], mut e: Expr) -> Expr {
             UnOp::BitNot
         };
         // fold `-<number literal>` so that the most negative integer can be written
-        e = match (un, e.kind) {
+        let span = e.span;
+        e = match (un, e.into_kind()) {
             (UnOp::Neg, ExprKind::Float(f)) => expr_of(ExprKind::Float(-f), s),
             (UnOp::Neg, ExprKind::Int(i)) => expr_of(ExprKind::Int(-i), s),
             (_, kind) => expr_of(
                 ExprKind::Unary {
                     op: un,
-                    expr: Box::new(Expr { kind, span: e.span }),
+                    expr: Box::new(Expr { kind, span }),
                 },
                 s,
             ),
@@ -1237,7 +1238,8 @@ fn binop_of(s: &str) -> BinOp {
 }
 
 fn to_target(e: Expr) -> R<Target> {
-    match e.kind {
+    let span = e.span;
+    match e.into_kind() {
         ExprKind::Name(id) => Ok(Target::Name(id)),
         ExprKind::Index { obj, index } => Ok(Target::Index {
             obj: *obj,
@@ -1246,11 +1248,11 @@ fn to_target(e: Expr) -> R<Target> {
         ExprKind::Attr { obj, name } => Ok(Target::Attr { obj: *obj, name }),
         ExprKind::List(items) => Ok(Target::List(
             items.into_iter().map(to_target).collect::<R<_>>()?,
-            e.span,
+            span,
         )),
         _ => Err(SyntaxError::parse(
             "cannot assign to this expression",
-            e.span.start as usize,
+            span.start as usize,
         )),
     }
 }
@@ -1460,6 +1462,10 @@ fn target_yields(t: &Target) -> bool {
 }
 
 fn expr_yields(e: &Expr) -> bool {
+    stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || expr_yields_here(e))
+}
+
+fn expr_yields_here(e: &Expr) -> bool {
     use ExprKind::*;
     match &e.kind {
         Yield(_) | YieldFrom(_) => true,
