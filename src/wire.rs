@@ -63,6 +63,11 @@ enum Wire {
         proto: Box<ProtoW>,
         upvals: Vec<Wire>,
     },
+    /// A closure whose prototype the receiver has under this number.
+    FuncRef {
+        serial: u64,
+        upvals: Vec<Wire>,
+    },
     /// A handle that names its object in a way any process can use.
     Portable {
         tag: String,
@@ -109,14 +114,39 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_FRAME>()
 }
 
-/// Serialises a value for another process.
-pub fn encode(vm: &mut Vm, v: &Value) -> VmResult<Vec<u8>> {
-    encode_with_horizon(vm, v, 0)
+/// What the receivers of a message are known to have: they were forked from
+/// this process when it had `globals` global slots and had numbered `protos`
+/// prototypes. Globals below the first are neither sent nor remapped;
+/// functions whose prototype is not newer than the second go by number.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Horizon {
+    pub globals: u32,
+    pub protos: u64,
 }
 
-/// Serialises a value for processes forked when this process had `horizon`
-/// global slots: globals below it are neither sent nor remapped.
-pub fn encode_with_horizon(vm: &mut Vm, v: &Value, horizon: u32) -> VmResult<Vec<u8>> {
+impl Horizon {
+    /// Nothing is known of the receiver: send everything.
+    pub const NONE: Horizon = Horizon {
+        globals: 0,
+        protos: 0,
+    };
+
+    /// What processes forked from this one right now will have.
+    pub fn now(vm: &Vm) -> Horizon {
+        Horizon {
+            globals: vm.globals.values.len() as u32,
+            protos: vm.proto_count(),
+        }
+    }
+}
+
+/// Serialises a value for another process.
+pub fn encode(vm: &mut Vm, v: &Value) -> VmResult<Vec<u8>> {
+    encode_for(vm, v, Horizon::NONE)
+}
+
+/// Serialises a value for processes that have what `horizon` says.
+pub fn encode_for(vm: &mut Vm, v: &Value, horizon: Horizon) -> VmResult<Vec<u8>> {
     let mut enc = Enc {
         vm,
         horizon,
@@ -195,7 +225,7 @@ fn corrupt(message: String) -> Exc {
 
 struct Enc<'a> {
     vm: &'a mut Vm,
-    horizon: u32,
+    horizon: Horizon,
     sources: Vec<Rc<Source>>,
     globals: Vec<(u32, u32, String, Option<Wire>)>,
     /// Global slots already listed (a recursive function names itself).
@@ -270,15 +300,21 @@ impl Enc<'_> {
             },
             Value::Func(c) => {
                 let c = c.clone();
-                let proto = self.proto(&c.proto, d)?;
                 let mut upvals = Vec::with_capacity(c.upvals.len());
                 for cell in c.upvals.iter() {
                     let v = cell.borrow().clone();
                     upvals.push(self.wire(&v, d)?);
                 }
-                Wire::Func {
-                    proto: Box::new(proto),
-                    upvals,
+                if c.proto.serial <= self.horizon.protos {
+                    Wire::FuncRef {
+                        serial: c.proto.serial,
+                        upvals,
+                    }
+                } else {
+                    Wire::Func {
+                        proto: Box::new(self.proto(&c.proto, d)?),
+                        upvals,
+                    }
                 }
             }
             Value::Bound(b) => {
@@ -362,7 +398,7 @@ impl Enc<'_> {
     fn global(&mut self, slot: u32, depth: usize) -> VmResult<()> {
         let g = &self.vm.globals;
         let owner = g.owners.get(slot as usize).copied().unwrap_or(0);
-        if owner == 0 || slot < self.horizon || self.seen.contains_key(&slot) {
+        if owner == 0 || slot < self.horizon.globals || self.seen.contains_key(&slot) {
             return Ok(());
         }
         self.seen.insert(slot, ());
@@ -460,19 +496,13 @@ impl Dec<'_> {
             },
             Wire::Func { proto, upvals } => {
                 let proto = self.proto(*proto)?;
-                if upvals.len() != proto.captures.len() {
-                    return Err(corrupt(
-                        "the message has a closure with the wrong captures".into(),
-                    ));
-                }
-                let mut cells = Vec::with_capacity(upvals.len());
-                for u in upvals {
-                    cells.push(Rc::new(RefCell::new(self.value(u)?)));
-                }
-                Value::Func(Rc::new(Closure {
-                    proto,
-                    upvals: cells.into_boxed_slice(),
-                }))
+                self.closure(proto, upvals)?
+            }
+            Wire::FuncRef { serial, upvals } => {
+                let proto = self.vm.proto_by_serial(serial).ok_or_else(|| {
+                    corrupt("the message names a function this process does not have".into())
+                })?;
+                self.closure(proto, upvals)?
             }
             Wire::Portable { tag, data } => {
                 let data = self.value(*data)?;
@@ -484,6 +514,22 @@ impl Dec<'_> {
                 self.vm.get_attr(&receiver, sym)?
             }
         })
+    }
+
+    fn closure(&mut self, proto: Rc<Proto>, upvals: Vec<Wire>) -> VmResult<Value> {
+        if upvals.len() != proto.captures.len() {
+            return Err(corrupt(
+                "the message has a closure with the wrong captures".into(),
+            ));
+        }
+        let mut cells = Vec::with_capacity(upvals.len());
+        for u in upvals {
+            cells.push(Rc::new(RefCell::new(self.value(u)?)));
+        }
+        Ok(Value::Func(Rc::new(Closure {
+            proto,
+            upvals: cells.into_boxed_slice(),
+        })))
     }
 
     fn proto(&mut self, p: ProtoW) -> VmResult<Rc<Proto>> {
@@ -520,7 +566,7 @@ impl Dec<'_> {
             protos.push(self.proto(q)?);
         }
         let names = p.names.iter().map(|n| self.vm.interner.intern(n)).collect();
-        Ok(Rc::new(Proto {
+        Ok(self.vm.register_proto(Proto {
             name: Rc::from(p.name),
             code,
             offsets: p.offsets,
@@ -550,6 +596,7 @@ impl Dec<'_> {
             is_method: p.is_method,
             source,
             def_offset: p.def_offset,
+            serial: 0,
         }))
     }
 }

@@ -40,6 +40,11 @@ pub struct Proto {
     pub source: Rc<Source>,
     /// Where the function was defined (for `--disasm` and messages).
     pub def_offset: u32,
+    /// Creation number, counted per process and inherited by forked children:
+    /// a prototype made before a pool's workers were forked exists in each of
+    /// them under the same number (`Vm::proto_by_serial`), so a function can
+    /// be sent to them by number instead of as code.
+    pub serial: u64,
 }
 
 impl Proto {

@@ -146,6 +146,7 @@ impl<'a> FnState<'a> {
                 is_method,
                 source: Source::new("", ""),
                 def_offset,
+                serial: 0,
             },
             const_index: FxHashMap::default(),
             name_index: FxHashMap::default(),
@@ -428,7 +429,7 @@ impl<'a, 'vm> Compiler<'a, 'vm> {
         if f.proto.nregs == 0 {
             f.proto.nregs = 1;
         }
-        Rc::new(f.proto)
+        self.vm.register_proto(f.proto)
     }
 
     /// Compiles a function definition and returns its index among the current

@@ -139,6 +139,8 @@ pub struct Vm {
     handle_count: u64,
     /// This process's children, its own Process object and name numbering.
     pub procs: crate::runtime::process::Runtime,
+    protos: FxHashMap<u64, std::rc::Weak<Proto>>,
+    proto_count: u64,
 }
 
 impl Vm {
@@ -175,6 +177,8 @@ impl Vm {
             handles: FxHashMap::default(),
             handle_count: 0,
             procs: Default::default(),
+            protos: FxHashMap::default(),
+            proto_count: 0,
         };
         crate::stdlib::register(&mut vm);
         crate::runtime::process::install(&mut vm);
@@ -247,6 +251,25 @@ impl Vm {
         if let Value::Object(h) = handle {
             self.handles.insert(id, Rc::downgrade(h));
         }
+    }
+
+    /// Numbers a new prototype and records it (see `Proto::serial`).
+    pub fn register_proto(&mut self, mut proto: Proto) -> Rc<Proto> {
+        self.proto_count += 1;
+        proto.serial = self.proto_count;
+        let p = Rc::new(proto);
+        self.protos.insert(p.serial, Rc::downgrade(&p));
+        p
+    }
+
+    /// The prototype numbered `serial` in this process, if it still exists.
+    pub fn proto_by_serial(&self, serial: u64) -> Option<Rc<Proto>> {
+        self.protos.get(&serial)?.upgrade()
+    }
+
+    /// How many prototypes this process has numbered so far.
+    pub fn proto_count(&self) -> u64 {
+        self.proto_count
     }
 
     /// The handle a message names, if this process has it.
