@@ -2,7 +2,9 @@
 //! synchronisation primitives and shared state, all real operating-system
 //! objects that work across `fork()`.
 
+pub mod pipe;
 pub mod process;
+pub mod queue;
 pub mod shm;
 
 use crate::value::{Exc, Value, VmResult};
