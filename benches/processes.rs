@@ -1,4 +1,4 @@
-//! Issue 3's benchmarks: processes and IPC in proc, CPython's multiprocessing
+//! Issues 3 and 4's benchmarks: processes, IPC and pools in proc, CPython's multiprocessing
 //! (fork start method) and, where there is one, the C limit of the machine
 //! (`../shared/bench/limits.c`), run in one go and printed side by side.
 //!
@@ -56,6 +56,22 @@ const WORKLOADS: &[Workload] = &[
         name: "manager_dict",
         metric: "manager_updates_per_s",
         n: "5000",
+        lower_is_better: false,
+        c_metric: None,
+        target: ">= 10x CPython",
+    },
+    Workload {
+        name: "pool_map",
+        metric: "pool_map_items_per_s",
+        n: "200000",
+        lower_is_better: false,
+        c_metric: None,
+        target: ">= 2x CPython",
+    },
+    Workload {
+        name: "pool_apply_async",
+        metric: "pool_apply_async_per_s",
+        n: "20000",
         lower_is_better: false,
         c_metric: None,
         target: ">= 10x CPython",

@@ -44,6 +44,8 @@ enum Wire {
     Str(String),
     Bytes(Vec<u8>),
     List(Vec<Wire>),
+    /// A list of ints only: the common case of numeric work, kept compact.
+    Ints(Vec<i64>),
     Map(Vec<(Wire, Wire)>),
     Range(i64, i64, i64),
     Error {
@@ -250,22 +252,24 @@ impl Enc<'_> {
             Value::Str(s) => Wire::Str(s.as_str().to_string()),
             Value::Bytes(b) => Wire::Bytes(b.to_vec()),
             Value::List(l) => {
-                let items = l.borrow().clone();
+                // encoding runs no script code, so the list cannot change meanwhile
+                let items = l.borrow();
+                if !items.is_empty() && items.iter().all(|x| matches!(x, Value::Int(_))) {
+                    return Ok(Wire::Ints(
+                        items.iter().map(|x| x.as_int().unwrap_or(0)).collect(),
+                    ));
+                }
                 let mut out = Vec::with_capacity(items.len());
-                for x in &items {
+                for x in items.iter() {
                     out.push(self.wire(x, d)?);
                 }
                 Wire::List(out)
             }
             Value::Map(m) => {
-                let pairs: Vec<(Value, Value)> = m
-                    .borrow()
-                    .iter()
-                    .map(|(k, v)| (k.value().clone(), v.clone()))
-                    .collect();
+                let pairs = m.borrow();
                 let mut out = Vec::with_capacity(pairs.len());
-                for (k, v) in &pairs {
-                    out.push((self.wire(k, d)?, self.wire(v, d)?));
+                for (k, v) in pairs.iter() {
+                    out.push((self.wire(k.value(), d)?, self.wire(v, d)?));
                 }
                 Wire::Map(out)
             }
@@ -445,6 +449,7 @@ impl Dec<'_> {
                 }
                 Value::list(out)
             }
+            Wire::Ints(items) => Value::list(items.into_iter().map(Value::Int).collect()),
             Wire::Map(pairs) => {
                 let mut m = MapData::default();
                 for (k, v) in pairs {

@@ -3,6 +3,7 @@
 //! objects that work across `fork()`.
 
 pub mod pipe;
+pub mod pool;
 pub mod process;
 pub mod queue;
 pub mod shm;

@@ -43,6 +43,8 @@ pub struct Runtime {
     result_fd: Option<OwnedFd>,
     /// The `Process` class, for `current_process()` in the main process.
     class: Option<Rc<Class>>,
+    /// Pools this process created (terminated at the end if still open).
+    pub(crate) pools: Vec<std::rc::Weak<crate::runtime::pool::PoolInner>>,
 }
 
 /// The state of one `Process` object.
@@ -484,7 +486,7 @@ fn die_by_sigint() -> ! {
 
 /// Asks the kernel to send SIGTERM to this (child) process when its parent
 /// dies, and handles the race where the parent died before the request.
-fn set_death_signal(parent: i32) {
+pub(crate) fn set_death_signal(parent: i32) {
     // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
@@ -547,12 +549,14 @@ fn after_fork_in_child(vm: &mut Vm) {
     }
     // nor is the parent's result pipe, if the parent is itself a child
     vm.procs.result_fd = None;
+    vm.procs.pools.clear();
 }
 
 /// At the end of a program (or of a child): joins the non-daemon children,
 /// then terminates and reaps the daemon ones. Errors are ignored.
 pub fn finish(vm: &mut Vm) {
     vm.flush();
+    crate::runtime::pool::finish_all(vm);
     let children = std::mem::take(&mut vm.procs.children);
     for c in children.iter().filter(|c| !c.daemon.get()) {
         let _ = c.wait(vm, Deadline::NEVER);
@@ -668,6 +672,33 @@ fn current_process(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let v = Value::Instance(Rc::new(inst));
     vm.procs.current = Some(v.clone());
     Ok(v)
+}
+
+/// The running process's name (`MainProcess`, `Process-1`, `PoolWorker-2`...).
+pub(crate) fn current_name(vm: &mut Vm) -> String {
+    match &vm.procs.current {
+        Some(Value::Instance(inst)) => inst
+            .native_state::<ProcState>()
+            .map_or_else(String::new, |st| st.name.borrow().clone()),
+        _ => "MainProcess".to_string(),
+    }
+}
+
+/// In a freshly forked runtime child (a pool worker, a manager server):
+/// makes `current_process()` report `name`, and numbers the processes the
+/// child itself creates after it.
+pub(crate) fn become_child(vm: &mut Vm, name: &str) {
+    let identity = name.rsplit('-').next().unwrap_or("").to_string();
+    vm.procs.identity = identity.clone();
+    vm.procs.count = 0;
+    let st = ProcState::new(name.to_string(), identity);
+    st.pid.set(std::process::id() as i32);
+    st.is_self.set(true);
+    if let Some(class) = vm.procs.class.clone() {
+        let inst = Instance::new(class);
+        *inst.native.borrow_mut() = Some(Rc::new(st));
+        vm.procs.current = Some(Value::Instance(Rc::new(inst)));
+    }
 }
 
 /// `spawn f(a, b)`: `#spawn(f, a, b)` makes a Process with that target and

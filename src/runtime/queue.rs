@@ -750,6 +750,35 @@ fn queue(vm: &mut Vm, args: Args) -> VmResult<Value> {
 
 pub const FUNCS: &[(&str, NativeFn)] = &[("queue", queue)];
 
+/// An unbounded queue of byte messages for the runtime's own use (a pool's
+/// task and result queues): the same shared ring, without wire encoding.
+pub(crate) struct ByteQueue(Shared);
+
+impl ByteQueue {
+    pub(crate) fn new() -> io::Result<ByteQueue> {
+        Shared::new(0).map(ByteQueue)
+    }
+
+    /// Appends a message (waits only if a gigabyte is already queued).
+    pub(crate) fn put(&self, vm: &mut Vm, bytes: &[u8]) -> VmResult<()> {
+        self.0.put(vm, bytes, true, Deadline::NEVER)
+    }
+
+    /// The oldest message, waiting until `deadline`; None when it passed.
+    pub(crate) fn get(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<Option<Vec<u8>>> {
+        match self.0.get(vm, true, deadline) {
+            Ok(item) => Ok(Some(item.bytes().to_vec())),
+            Err(e) if &*e.error().kind == "QueueEmpty" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Messages waiting.
+    pub(crate) fn len(&self, vm: &mut Vm) -> VmResult<u64> {
+        Ok(self.0.state(vm, "pool")?.count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

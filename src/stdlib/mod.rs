@@ -37,6 +37,7 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     fs::FUNCS,
     crate::runtime::queue::FUNCS,
     crate::runtime::pipe::FUNCS,
+    crate::runtime::pool::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {

@@ -51,6 +51,8 @@ fn sleep(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let start = std::time::Instant::now();
     let deadline = start.checked_add(total).unwrap_or(start);
     loop {
+        // pool results and callbacks are handled while the script sleeps
+        crate::runtime::pool::serve_all(vm)?;
         let now = std::time::Instant::now();
         if now >= deadline {
             return Ok(Value::Nil);
