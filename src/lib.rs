@@ -10,6 +10,7 @@
 
 pub mod compile;
 pub mod diagnostic;
+pub mod embed;
 mod error;
 pub mod runtime;
 pub mod stdlib;
@@ -211,6 +212,67 @@ impl Interpreter {
         self.vm.flush();
     }
 
+    /// Runs `text` as a continuation of the program (section 17) and converts
+    /// the value of its last expression statement (nil otherwise) to `T`.
+    pub fn eval<T: embed::FromValue>(&mut self, text: &str) -> Result<T, Error> {
+        let v = self.eval_value(text)?;
+        T::from_value(&v)
+            .map_err(|want| self.error_from(embed::type_error("eval", "the result", want, &v)))
+    }
+
+    /// Calls the script function `name` (a global) with `args` (a tuple).
+    pub fn call<T: embed::FromValue>(
+        &mut self,
+        name: &str,
+        args: impl embed::IntoArgs,
+    ) -> Result<T, Error> {
+        let unit = self.vm.main_unit;
+        let f = match self.vm.globals.get(unit, name) {
+            Some(f) => f.clone(),
+            None => {
+                let e = Exc::new("NameError", format!("name `{name}` is not defined"));
+                return Err(self.error_from(e));
+            }
+        };
+        let args = args.into_args();
+        let r = self.vm.call(&f, &args);
+        self.vm.flush();
+        let v = r.map_err(|e| self.error_from(e))?;
+        T::from_value(&v)
+            .map_err(|want| self.error_from(embed::type_error(name, "the result", want, &v)))
+    }
+
+    /// Makes a Rust closure a builtin that scripts call as `name(...)`. It
+    /// may take up to six arguments of any `FromValue` type and return any
+    /// `IntoValue` type or a `Result<T, E: Display>` (an `Err` raises kind
+    /// `Error` with the error's text). A wrong argument is a `TypeError`
+    /// naming the function and the argument. Registered before a spawn, it
+    /// works in the children too (they are copies of this process).
+    pub fn register_fn<M>(&mut self, name: &str, f: impl embed::HostFunction<M>) {
+        let v = f.into_native(Rc::from(name));
+        self.vm.globals.define_builtin(name, v);
+    }
+
+    /// Sets a global of the program.
+    pub fn set_global(&mut self, name: &str, value: impl embed::IntoValue) {
+        let unit = self.vm.main_unit;
+        self.vm.globals.set(unit, name, value.into_value());
+    }
+
+    /// A global of the program, converted; None when it is not defined or
+    /// does not convert.
+    pub fn get_global<T: embed::FromValue>(&self, name: &str) -> Option<T> {
+        let v = self.vm.globals.get(self.vm.main_unit, name)?;
+        T::from_value(v).ok()
+    }
+
+    /// A handle that interrupts the running script from any thread: the
+    /// script gets `KeyboardInterrupt` at its next check (within
+    /// milliseconds, also while it waits).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.vm.interrupt.clone())
+    }
+
     /// Waits for the child processes the scripts started (section 10: the
     /// non-daemon ones are joined, the daemon ones terminated). Dropping the
     /// interpreter does the same.
@@ -222,6 +284,17 @@ impl Interpreter {
     /// `KeyboardInterrupt` in the running script at its next check.
     pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         self.vm.interrupt.clone()
+    }
+}
+
+/// Interrupts a running interpreter from another thread (`Clone + Send`).
+#[derive(Clone)]
+pub struct InterruptHandle(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl InterruptHandle {
+    /// Raises `KeyboardInterrupt` in the running script.
+    pub fn interrupt(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
