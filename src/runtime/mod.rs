@@ -2,4 +2,6 @@
 //! synchronisation primitives and shared state, all real operating-system
 //! objects that work across `fork()`.
 
+pub mod shared;
 pub mod shm;
+pub mod sync;

@@ -35,6 +35,8 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     random::FUNCS,
     os::FUNCS,
     fs::FUNCS,
+    crate::runtime::sync::FUNCS,
+    crate::runtime::shared::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {
