@@ -6,7 +6,9 @@ pub mod pipe;
 pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod shared;
 pub mod shm;
+pub mod sync;
 
 use crate::value::{Exc, Value, VmResult};
 use crate::vm::Vm;

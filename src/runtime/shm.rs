@@ -14,8 +14,32 @@
 
 use std::io;
 use std::ptr::NonNull;
+use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// This process's pid, without a system call: cached, and forgotten in the
+/// child at every `fork()` (a `pthread_atfork` handler), so that taking an
+/// uncontended lock costs a few atomic operations and no `getpid()`.
+pub fn my_pid() -> i32 {
+    static PID: AtomicI32 = AtomicI32::new(0);
+    static HOOK: Once = Once::new();
+    extern "C" fn forget_pid() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    // SAFETY: registers a handler that only stores to an atomic, which is
+    // async-signal-safe as a fork child handler must be.
+    HOOK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_pid));
+    });
+    let pid = std::process::id() as i32;
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
 
 /// The longest a single wait sleeps before returning to let the caller check
 /// for interrupts.
@@ -179,29 +203,6 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
     }
 }
 
-/// This process's pid. Cached because `getpid` is a system call and every
-/// lock records its holder; a fork handler clears the cache in the child.
-fn current_pid() -> i32 {
-    static PID: AtomicI32 = AtomicI32::new(0);
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    extern "C" fn forget_pid() {
-        PID.store(0, Ordering::Relaxed);
-    }
-    // SAFETY: registers a handler that only stores to an atomic, which is
-    // async-signal-safe as a fork child handler must be.
-    HOOK.call_once(|| unsafe {
-        libc::pthread_atfork(None, None, Some(forget_pid));
-    });
-    match PID.load(Ordering::Relaxed) {
-        0 => {
-            let pid = std::process::id() as i32;
-            PID.store(pid, Ordering::Relaxed);
-            pid
-        }
-        pid => pid,
-    }
-}
-
 /// A robust, process-shared mutex, placed in a `Region`. It records its
 /// holder's pid so that a recovered lock can name the process that died.
 #[repr(C)]
@@ -278,7 +279,7 @@ impl RobustMutex {
         };
         match r {
             0 => {
-                self.holder.store(current_pid(), Ordering::Relaxed);
+                self.holder.store(my_pid(), Ordering::Relaxed);
                 Ok(Some(Acquired::Clean))
             }
             libc::EOWNERDEAD => {
@@ -286,7 +287,7 @@ impl RobustMutex {
                 // SAFETY: we hold the mutex; marking it consistent is what
                 // the protocol asks of the new owner.
                 unsafe { libc::pthread_mutex_consistent(self.raw()) };
-                self.holder.store(current_pid(), Ordering::Relaxed);
+                self.holder.store(my_pid(), Ordering::Relaxed);
                 Ok(Some(Acquired::FromDead(dead)))
             }
             libc::ETIMEDOUT | libc::EBUSY | libc::EINTR => Ok(None),

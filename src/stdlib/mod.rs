@@ -38,6 +38,8 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     crate::runtime::queue::FUNCS,
     crate::runtime::pipe::FUNCS,
     crate::runtime::pool::FUNCS,
+    crate::runtime::sync::FUNCS,
+    crate::runtime::shared::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {
