@@ -645,14 +645,61 @@ pub fn serve_all(vm: &mut Vm) -> VmResult<()> {
     Ok(())
 }
 
+/// What a map runs over: a range is cut into sub-ranges, which travel as
+/// three numbers instead of a list.
+enum Items {
+    List(Vec<Value>),
+    Range(crate::value::Range),
+}
+
+impl Items {
+    fn of(vm: &mut Vm, xs: &Value) -> VmResult<Items> {
+        Ok(match xs {
+            Value::Range(r) => Items::Range(crate::value::Range {
+                start: r.start,
+                stop: r.stop,
+                step: r.step,
+            }),
+            other => Items::List(vm.collect(other)?),
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Items::List(l) => l.len(),
+            Items::Range(r) => r.len().max(0) as usize,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Items `[from, from + n)` as a list or a range.
+    fn chunk(&self, from: usize, n: usize) -> Value {
+        match self {
+            Items::List(l) => Value::list(l[from..(from + n).min(l.len())].to_vec()),
+            Items::Range(r) => {
+                let start = r.nth(from as i64);
+                let count = n.min(self.len() - from) as i64;
+                Value::Range(Rc::new(crate::value::Range {
+                    start,
+                    stop: start.saturating_add(count.saturating_mul(r.step)),
+                    step: r.step,
+                }))
+            }
+        }
+    }
+}
+
 fn map_args(
     vm: &mut Vm,
     args: &Args,
     fname: &str,
-) -> VmResult<(Value, Vec<Value>, Option<usize>, bool)> {
+) -> VmResult<(Value, Items, Option<usize>, bool)> {
     let [f, xs, chunksize, progress] = args.bind(fname, ["f", "xs", "chunksize", "progress"], 2)?;
     let f = f.unwrap_or_default();
-    let xs = vm.collect(&xs.unwrap_or_default())?;
+    let xs = Items::of(vm, &xs.unwrap_or_default())?;
     let chunksize = match given(chunksize) {
         Some(c) => {
             let c = want_int(fname, "chunksize", &c)?;
@@ -717,7 +764,7 @@ impl Pool {
         vm: &mut Vm,
         mode: Mode,
         f: &Value,
-        xs: Vec<Value>,
+        xs: Items,
         size: usize,
         progress: bool,
     ) -> VmResult<Rc<RefCell<Job>>> {
@@ -728,9 +775,9 @@ impl Pool {
         }
         let size = size.max(1);
         let total = xs.len();
-        let chunks: Vec<Vec<Value>> = xs.chunks(size).map(|c| c.to_vec()).collect();
+        let nchunks = total.div_ceil(size);
         let job = Rc::new(RefCell::new(Job {
-            chunks: vec![None; chunks.len()],
+            chunks: vec![None; nchunks],
             arrived: VecDeque::new(),
             done: 0,
             error: None,
@@ -739,12 +786,12 @@ impl Pool {
             items_done: 0,
             progress,
         }));
-        for (i, c) in chunks.into_iter().enumerate() {
+        for i in 0..nchunks {
             p.submit(
                 vm,
                 mode,
                 f,
-                Value::list(c),
+                xs.chunk(i * size, size),
                 Value::Nil,
                 Pending::Chunk(job.clone(), i),
             )?;
@@ -846,7 +893,7 @@ impl Pool {
                     2,
                 )?;
                 let f = f.unwrap_or_default();
-                let xs = vm.collect(&xs.unwrap_or_default())?;
+                let xs = Items::of(vm, &xs.unwrap_or_default())?;
                 let chunksize = match given(chunksize) {
                     Some(c) => Some(want_int(name, "chunksize", &c)?.max(1) as usize),
                     None => None,
