@@ -2,17 +2,18 @@
 //! `socketpair(AF_UNIX, SOCK_STREAM)` (duplex) or by `pipe(2)` (one-way:
 //! `[reader, writer]`).
 //!
-//! Layout: each connection is one file descriptor, nonblocking and
-//! close-on-exec. A message is a frame in `wire`'s format: a u32 little-endian
+//! Layout: each connection is one close-on-exec file descriptor. A message is a frame in `wire`'s format: a u32 little-endian
 //! length (at most `wire::MAX_FRAME`), then the wire-encoded value (or the raw
 //! bytes of `send_bytes`). A send writes the length and the payload with one
 //! gather write; a receive reads exactly one frame (the length, then the
 //! payload), never more, so that a process forked between two receives does
 //! not hold a copy of someone else's message.
 //!
-//! Every read or write is tried first; when it would block, the process
-//! sleeps in `poll` for at most one slice, checks for interrupts, and tries
-//! again. A peer that disappears gives EOFError (reading) or IOError
+//! Every read or write waits at most one slice, then checks for interrupts
+//! and tries again: a socket waits inside the call (its send and receive
+//! timeouts are one slice: one system call per read in the common case), a
+//! pipe is nonblocking and waits in `poll` (see `make_fds`). A reactor can
+//! take over either wait by passing `MSG_DONTWAIT`. A peer that disappears gives EOFError (reading) or IOError
 //! (writing), never a hang: writes to sockets use `MSG_NOSIGNAL`, and the
 //! `proc` binary runs with SIGPIPE ignored (Rust's runtime sets that before
 //! `main`), so a write to a pipe without readers fails with EPIPE.
@@ -158,7 +159,8 @@ impl Connection {
                     let mut msg: libc::msghdr = std::mem::zeroed();
                     msg.msg_iov = iov.as_mut_ptr();
                     msg.msg_iovlen = n_iov as _;
-                    libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+                    // waits at most one slice (SO_SNDTIMEO)
+                    libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
                 }
             } else {
                 // SAFETY: `iov` describes `n_iov` live buffers, only read.
@@ -171,8 +173,10 @@ impl Connection {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => {
-                    wait_fd(fd, libc::POLLOUT, super::shm::SLICE)
-                        .map_err(|e| Self::io_error(fname, &e))?;
+                    if !self.socket {
+                        wait_fd(fd, libc::POLLOUT, super::shm::SLICE)
+                            .map_err(|e| Self::io_error(fname, &e))?;
+                    }
                     vm.check_interrupt()?;
                 }
                 Some(libc::EINTR) => vm.check_interrupt()?,
@@ -195,6 +199,8 @@ impl Connection {
     fn read_some(&self, vm: &mut Vm, fname: &str, fd: RawFd, buf: &mut [u8]) -> VmResult<usize> {
         loop {
             // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes.
+            // A socket waits in the call for at most one slice
+            // (SO_RCVTIMEO); a pipe returns EAGAIN at once (O_NONBLOCK).
             let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
             if r >= 0 {
                 return Ok(r as usize);
@@ -202,8 +208,10 @@ impl Connection {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => {
-                    wait_fd(fd, libc::POLLIN, super::shm::SLICE)
-                        .map_err(|e| Self::io_error(fname, &e))?;
+                    if !self.socket {
+                        wait_fd(fd, libc::POLLIN, super::shm::SLICE)
+                            .map_err(|e| Self::io_error(fname, &e))?;
+                    }
                     vm.check_interrupt()?;
                 }
                 Some(libc::EINTR) => vm.check_interrupt()?,
@@ -422,6 +430,12 @@ impl Object for Connection {
 }
 
 /// Two connected descriptors: a socket pair, or a pipe's `(reader, writer)`.
+///
+/// A socket pair is left blocking, with send and receive timeouts of one
+/// slice: a `recv` that has to wait does it inside the one `read` call (a
+/// system call costs about as much as the rest of a small message's trip),
+/// and still comes back every slice to check for interrupts. A pipe has no
+/// such timeouts, so it is nonblocking and waits in `poll`.
 fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: `fds` has room for the two descriptors the calls return.
@@ -429,7 +443,7 @@ fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
         if duplex {
             libc::socketpair(
                 libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
                 0,
                 fds.as_mut_ptr(),
             )
@@ -439,6 +453,35 @@ fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
     };
     if r < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if duplex {
+        let slice = libc::timeval {
+            tv_sec: 0,
+            tv_usec: super::shm::SLICE.as_micros() as libc::suseconds_t,
+        };
+        for fd in fds {
+            for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+                // SAFETY: a valid socket and a timeval of the size given.
+                let r = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        opt,
+                        (&raw const slice).cast(),
+                        std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                    )
+                };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    // SAFETY: closing the two descriptors made above.
+                    unsafe {
+                        libc::close(fds[0]);
+                        libc::close(fds[1]);
+                    }
+                    return Err(e);
+                }
+            }
+        }
     }
     Ok((fds[0], fds[1]))
 }
