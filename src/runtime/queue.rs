@@ -167,10 +167,10 @@ struct WaitWord {
     /// Processes registered as sleeping on `seq`. A stale count (a sleeper
     /// that was killed) only costs a spare wake.
     sleepers: AtomicU32,
-    /// 1 when a wake was sent and no sleeper has got up since: waking again
-    /// before then would be a wasted system call (a consumer draining a full
-    /// queue would otherwise make one per item while the producer it woke is
-    /// still getting up).
+    /// 1 when a wake was sent and no sleeper has got up or lain down since:
+    /// waking again before then would be a wasted system call (a consumer
+    /// draining a full queue would otherwise make one per item while the
+    /// producer it woke is still getting up).
     woken: AtomicU32,
 }
 
@@ -401,8 +401,12 @@ impl Shared {
             return Ok(());
         }
         // register, then look again: a change made before we registered is
-        // seen by the look, one made after sees us (see `changed`)
+        // seen by the look, one made after sees us (see `changed`). A new
+        // sleeper must be woken by the next change even if an earlier wake
+        // is still under way (or was sent to a sleeper that was killed and
+        // never got up to clear the flag).
         word.sleepers.fetch_add(1, Ordering::SeqCst);
+        word.woken.store(0, Ordering::SeqCst);
         if still_blocked() {
             drop(g);
             futex_wait(&word.seq, seen, deadline.slice());
