@@ -150,11 +150,24 @@ impl GetState {
     }
 }
 
-/// One side of the queue, on cache lines of its own.
+/// A cache line (or more) of its own, so that writing what is in it does
+/// not take the line away from a process reading something else.
 #[repr(C, align(64))]
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One side of the queue. The state (which the other side reads) and the
+/// mutex (which only this side takes, nearly always) are on separate lines.
+#[repr(C)]
 struct Side<const N: usize> {
-    mutex: RobustMutex,
-    state: Versioned<N>,
+    state: Line<Versioned<N>>,
+    mutex: Line<RobustMutex>,
     /// Put side only: 1 after `close()` (changed under the put mutex).
     closed: AtomicU32,
 }
@@ -300,8 +313,8 @@ impl Shared {
         // SAFETY: a fresh zeroed page, aligned for the header, used by no
         // process yet; all-zero is a valid state and valid atomics.
         unsafe {
-            RobustMutex::init(&raw mut (*h).put.mutex);
-            RobustMutex::init(&raw mut (*h).get.mutex);
+            RobustMutex::init(&raw mut (*h).put.mutex.0);
+            RobustMutex::init(&raw mut (*h).get.mutex.0);
         }
         Ok(Shared {
             header,
@@ -371,11 +384,12 @@ impl Shared {
     }
 
     /// Called (holding a side's mutex, as `g`) when an operation cannot go
-    /// on yet: waits for `word` to change. The first time it polls the word
-    /// briefly (on machines with several CPUs); then it sleeps one slice on
-    /// the futex, unless `still_blocked` (called after registering as a
-    /// sleeper) says the way is already clear. The caller then checks its
-    /// deadline and tries again.
+    /// on yet: waits for the other side to move, which `still_blocked`
+    /// (reading the other side's state) tells. The first time, it polls
+    /// that for a short while (on machines with several CPUs). Then it sleeps
+    /// one slice on `word`'s futex, unless `still_blocked`, asked once more
+    /// after registering as a sleeper, says the way is already clear. The
+    /// caller then checks its deadline and tries again.
     fn wait(
         &self,
         vm: &mut Vm,
@@ -383,15 +397,14 @@ impl Shared {
         word: &WaitWord,
         deadline: Deadline,
         w: &mut Wait,
-        still_blocked: impl FnOnce() -> bool,
+        still_blocked: impl Fn() -> bool,
     ) -> VmResult<()> {
-        let seen = word.seq.load(Ordering::SeqCst);
         if self.spin && !w.spun {
             w.spun = true;
             drop(g);
             let until = Instant::now() + SPIN;
-            while word.seq.load(Ordering::Relaxed) == seen {
-                for _ in 0..64 {
+            while still_blocked() {
+                for _ in 0..16 {
                     std::hint::spin_loop();
                 }
                 if Instant::now() >= until || deadline.expired() {
@@ -400,6 +413,7 @@ impl Shared {
             }
             return Ok(());
         }
+        let seen = word.seq.load(Ordering::SeqCst);
         // register, then look again: a change made before we registered is
         // seen by the look, one made after sees us (see `changed`). A new
         // sleeper must be woken by the next change even if an earlier wake
@@ -677,7 +691,8 @@ impl Shared {
                 return Ok(false);
             }
             let g = self.lock(vm, "join", &h.get.mutex)?;
-            self.wait(vm, g, &h.done, deadline, &mut w, || self.unfinished() > 0)?;
+            let busy = || self.unfinished() > 0;
+            self.wait(vm, g, &h.done, deadline, &mut w, busy)?;
         }
     }
 
