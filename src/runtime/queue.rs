@@ -57,10 +57,11 @@ const WRAP: u32 = u32::MAX;
 /// Consumed pages are given back once the head moved this far past the last
 /// point given back (one system call per MiB, not per item).
 const RELEASE_STEP: u64 = 1 << 20;
-/// How long a put or get that would block polls the queue before sleeping on
-/// the futex: a producer on another CPU usually delivers within this, and a
-/// futex sleep and wake cost more. Only on machines with several CPUs.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long a put or get that would block polls the queue (or a `recv` its
+/// connection) before sleeping: a process on another CPU usually delivers
+/// within this, and a sleep and wake-up cost more. Only on machines with
+/// several CPUs.
+pub const SPIN: Duration = Duration::from_micros(50);
 /// How many times `lock` looks at a busy mutex before sleeping on it.
 const LOCK_SPINS: u32 = 2000;
 /// Items at most this long are copied out of the ring onto the stack.
@@ -476,9 +477,10 @@ impl Shared {
         }
     }
 
-    /// Where a record of `need` bytes goes after `tail`: its offset, and
+    /// Where a record of `need` bytes goes after `p.tail`: its offset, and
     /// whether a wrap marker goes at the old position. None when there is
-    /// no room as far as `seen` (the get side as seen) tells.
+    /// no room as far as `seen` (the get side as seen) tells. (`seen` may be
+    /// newer than `p`, when a waiting putter looks again without the mutex.)
     fn place(&self, p: PutState, need: u64, seen: GetState) -> Option<(u64, bool)> {
         let ring = self.ring_len;
         let pos = p.tail % ring;
@@ -487,8 +489,8 @@ impl Shared {
         } else {
             (p.tail, false)
         };
-        let bounded_full = self.maxsize > 0 && p.puts - seen.gets >= self.maxsize;
-        (!bounded_full && start + need - seen.head <= ring).then_some((start, wrap))
+        let bounded_full = self.maxsize > 0 && p.puts.saturating_sub(seen.gets) >= self.maxsize;
+        (!bounded_full && start + need <= seen.head + ring).then_some((start, wrap))
     }
 
     /// Appends one encoded item.
