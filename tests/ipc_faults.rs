@@ -203,6 +203,62 @@ print(q.get(timeout: 5), waitpid(pid2))
     eprintln!("the mutex was recovered from the dead producer in {recovered} of 5 rounds");
 }
 
+/// A consumer killed while asleep in `get` leaves its registration behind;
+/// later sleepers must still be woken at once by a put, not at the end of
+/// their 50 ms slice.
+#[test]
+fn a_sleeper_killed_in_get_does_not_slow_later_wakeups() {
+    let r = run(
+        "killed_sleeper",
+        r#"
+let q = queue()
+let lat = queue()
+let victim = fork()
+if victim == 0 {
+    q.get(timeout: 30)
+    exit(0)
+}
+sleep(0.2)
+kill(victim, 9)
+print("victim", waitpid(victim))
+q.put(-1)
+let consumer = fork()
+if consumer == 0 {
+    q.get(timeout: 5)
+    for i in range(40) {
+        let sent = q.get(timeout: 5)
+        lat.put(monotonic() - sent)
+    }
+    exit(0)
+}
+# in pairs: the second put often comes while the consumer is awake
+for i in range(20) {
+    sleep(0.03)
+    q.put(monotonic())
+    q.put(monotonic())
+}
+let slow = [x for x in [lat.get(timeout: 5) for i in range(40)] if x > 0.02]
+print("wake-ups over 20 ms:", len(slow))
+print("consumer", waitpid(consumer))
+"#,
+        Duration::from_secs(20),
+    );
+    let out = lines(&r);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(out[0], "victim -9");
+    let slow: usize = out[1]
+        .strip_prefix("wake-ups over 20 ms: ")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {out:?}"));
+    // a busy machine may delay one or two; the flaw this guards against
+    // delays most of them by a whole slice
+    assert!(
+        slow <= 4,
+        "{slow} of 40 puts took over 20 ms to wake the consumer"
+    );
+    assert_eq!(out[2], "consumer 0");
+}
+
 /// A reader SIGKILLed while a large message is in flight: the writer gets an
 /// IOError (broken pipe), not a hang; and a writer killed mid-message makes
 /// the reader's recv an EOFError, not a hang.

@@ -1,32 +1,50 @@
-//! `pipe(duplex: true)` (section 11): two `Connection`s joined by a
-//! `socketpair(AF_UNIX, SOCK_STREAM)` (duplex) or by `pipe(2)` (one-way:
-//! `[reader, writer]`).
+//! `pipe(duplex: true)` (section 11): two `Connection`s joined by a Unix
+//! socket pair (duplex) or by `pipe(2)` (one-way: `[reader, writer]`).
 //!
-//! Layout: each connection is one file descriptor, nonblocking and
-//! close-on-exec. A message is a frame in `wire`'s format: a u32 little-endian
-//! length (at most `wire::MAX_FRAME`), then the wire-encoded value (or the raw
-//! bytes of `send_bytes`). A send writes the length and the payload with one
-//! gather write; a receive reads exactly one frame (the length, then the
-//! payload), never more, so that a process forked between two receives does
-//! not hold a copy of someone else's message.
+//! Layout: each connection is one close-on-exec file descriptor. A message
+//! is a frame in `wire`'s format: a u32 little-endian length (at most
+//! `wire::MAX_FRAME`), then the wire-encoded value (or the raw bytes of
+//! `send_bytes`). How the frame's bytes travel depends on the descriptor:
 //!
-//! Every read or write is tried first; when it would block, the process
-//! sleeps in `poll` for at most one slice, checks for interrupts, and tries
-//! again. A peer that disappears gives EOFError (reading) or IOError
-//! (writing), never a hang: writes to sockets use `MSG_NOSIGNAL`, and the
-//! `proc` binary runs with SIGPIPE ignored (Rust's runtime sets that before
-//! `main`), so a write to a pipe without readers fails with EPIPE.
+//! - The socket pair is `SOCK_SEQPACKET`, which keeps the boundaries of what
+//!   each send wrote. A frame goes as records of at most `RECORD` bytes: the
+//!   first holds the length and the start of the payload, the others the
+//!   rest. So a small message is one system call to send and one to
+//!   receive (a stream socket needs two receives: the length, then exactly
+//!   that much), and at that size a system call costs about as much as
+//!   everything else a message's trip takes.
+//! - A pipe is a byte stream: a receive reads exactly the length, then the
+//!   payload.
+//!
+//! Either way a receive takes exactly one frame and never more, so that a
+//! process forked between two receives holds no copy of someone else's
+//! message, and two processes can take turns reading one end.
+//!
+//! Every read or write waits at most one slice, then checks for interrupts
+//! and tries again: a socket waits inside the call (its send and receive
+//! timeouts are one slice), a pipe is nonblocking and waits in `poll` (see
+//! `make_fds`). Before sleeping, a receive polls for a short while on
+//! machines with several CPUs (`SPIN`). A reactor can take over either wait
+//! by passing `MSG_DONTWAIT`. A peer that disappears gives EOFError
+//! (reading) or IOError (writing), never a hang: writes to sockets use
+//! `MSG_NOSIGNAL`, and the `proc` binary runs with SIGPIPE ignored (Rust's
+//! runtime sets that before `main`), so a write to a pipe without readers
+//! fails with EPIPE.
 
-use super::queue::timeout_arg;
-use super::shm::Deadline;
+use super::queue::{SPIN, timeout_arg};
+use super::shm::{Deadline, SLICE};
 use crate::stdlib::given;
 use crate::value::{Args, Exc, NativeFn, Object, Value, VmResult};
 use crate::vm::Vm;
 use crate::wire;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The largest record of a socket pair: well under the default socket
+/// buffer (about 200 KiB), which a record must fit in.
+const RECORD: usize = 64 * 1024;
 
 /// Which way a connection is used by an operation.
 #[derive(Clone, Copy, PartialEq)]
@@ -41,8 +59,13 @@ pub struct Connection {
     fd: Cell<RawFd>,
     readable: bool,
     writable: bool,
-    /// A socket (send with MSG_NOSIGNAL) rather than a pipe.
+    /// A `SOCK_SEQPACKET` socket (records) rather than a pipe (a stream).
     socket: bool,
+    /// Poll briefly before sleeping (more than one CPU).
+    spin: bool,
+    /// Where a socket's first record of each message lands (`RECORD` bytes,
+    /// made on first use); holds nothing between calls.
+    scratch: RefCell<Vec<u8>>,
     id: u64,
 }
 
@@ -89,6 +112,31 @@ fn wait_fd(fd: RawFd, events: i16, timeout: Duration) -> io::Result<bool> {
     Ok(r > 0)
 }
 
+fn truncated(fname: &str) -> Exc {
+    Exc::new(
+        "EOFError",
+        format!("{fname}(): the connection closed in the middle of a message"),
+    )
+}
+
+fn corrupt(fname: &str, what: &str) -> Exc {
+    Exc::new("IOError", format!("{fname}(): corrupt stream: {what}"))
+}
+
+fn frame_len(fname: &str, header: [u8; 4]) -> VmResult<usize> {
+    let len = u32::from_le_bytes(header) as usize;
+    if len > wire::MAX_FRAME {
+        return Err(corrupt(
+            fname,
+            &format!(
+                "a message of {len} bytes is over the limit of {} bytes",
+                wire::MAX_FRAME
+            ),
+        ));
+    }
+    Ok(len)
+}
+
 impl Connection {
     fn new(fd: RawFd, readable: bool, writable: bool, socket: bool, id: u64) -> Connection {
         Connection {
@@ -96,6 +144,8 @@ impl Connection {
             readable,
             writable,
             socket,
+            spin: crate::stdlib::os::cpu_count_now() > 1,
+            scratch: RefCell::new(Vec::new()),
             id,
         }
     }
@@ -126,53 +176,42 @@ impl Connection {
         Exc::new("IOError", format!("{fname}(): {}", os_text(e)))
     }
 
-    /// Writes all of `parts` (one frame), waiting in slices while the other
-    /// end's buffer is full.
-    fn write_all(&self, vm: &mut Vm, fname: &str, parts: [&[u8]; 2]) -> VmResult<()> {
-        let fd = self.fd_for(fname, Some(Dir::Write))?;
-        let total = parts[0].len() + parts[1].len();
-        let mut done = 0;
-        while done < total {
-            let mut iov = [libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            }; 2];
-            let mut n_iov = 0;
-            let mut skip = done;
-            for p in parts {
-                if skip >= p.len() {
-                    skip -= p.len();
-                    continue;
-                }
-                iov[n_iov] = libc::iovec {
-                    iov_base: p[skip..].as_ptr() as *mut libc::c_void,
-                    iov_len: p.len() - skip,
-                };
-                n_iov += 1;
-                skip = 0;
-            }
+    /// One write of `parts` (gathered), waiting in slices while the other
+    /// end's buffer is full. Returns how much was written: all of it for a
+    /// socket (a record goes whole), maybe less for a pipe.
+    fn write_some(&self, vm: &mut Vm, fname: &str, fd: RawFd, parts: &[&[u8]]) -> VmResult<usize> {
+        let iov: Vec<libc::iovec> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            })
+            .collect();
+        loop {
             let r = if self.socket {
                 // SAFETY: an all-zero msghdr is valid; it points at `iov`,
                 // whose buffers outlive the call and are only read.
                 unsafe {
                     let mut msg: libc::msghdr = std::mem::zeroed();
-                    msg.msg_iov = iov.as_mut_ptr();
-                    msg.msg_iovlen = n_iov as _;
-                    libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+                    msg.msg_iov = iov.as_ptr().cast_mut();
+                    msg.msg_iovlen = iov.len() as _;
+                    // waits at most one slice (SO_SNDTIMEO)
+                    libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
                 }
             } else {
-                // SAFETY: `iov` describes `n_iov` live buffers, only read.
-                unsafe { libc::writev(fd, iov.as_ptr(), n_iov as i32) }
+                // SAFETY: `iov` describes live buffers, only read.
+                unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) }
             };
             if r >= 0 {
-                done += r as usize;
-                continue;
+                return Ok(r as usize);
             }
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => {
-                    wait_fd(fd, libc::POLLOUT, super::shm::SLICE)
-                        .map_err(|e| Self::io_error(fname, &e))?;
+                    if !self.socket {
+                        wait_fd(fd, libc::POLLOUT, SLICE).map_err(|e| Self::io_error(fname, &e))?;
+                    }
                     vm.check_interrupt()?;
                 }
                 Some(libc::EINTR) => vm.check_interrupt()?,
@@ -187,23 +226,55 @@ impl Connection {
                 _ => return Err(Self::io_error(fname, &e)),
             }
         }
-        Ok(())
     }
 
-    /// Reads some bytes into `buf`, waiting in slices until there are any;
-    /// 0 at the end of the stream.
-    fn read_some(&self, vm: &mut Vm, fname: &str, fd: RawFd, buf: &mut [u8]) -> VmResult<usize> {
+    /// One read into the `len` bytes at `buf`, waiting in slices until there
+    /// is something; 0 at the end of the stream. For a socket, one record,
+    /// and its full length even when that is more than `len` (the rest is
+    /// lost: the caller reports a corrupt stream). On a machine with several
+    /// CPUs it first polls for a short while (`SPIN`): an answer from a
+    /// process on another CPU usually comes sooner than the kernel can put
+    /// this process to sleep and wake it again.
+    fn read_some(
+        &self,
+        vm: &mut Vm,
+        fname: &str,
+        fd: RawFd,
+        buf: *mut u8,
+        len: usize,
+    ) -> VmResult<usize> {
+        let mut spin_until = None;
+        let mut spinning = self.spin;
         loop {
-            // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes.
-            let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            // SAFETY: callers pass `len` writable bytes at `buf`. A socket
+            // waits in the call for at most one slice (SO_RCVTIMEO) unless
+            // told not to; a pipe never waits (O_NONBLOCK).
+            let r = unsafe {
+                if self.socket {
+                    let mut flags = libc::MSG_TRUNC;
+                    if spinning {
+                        flags |= libc::MSG_DONTWAIT;
+                    }
+                    libc::recv(fd, buf.cast(), len, flags)
+                } else {
+                    libc::read(fd, buf.cast(), len)
+                }
+            };
             if r >= 0 {
                 return Ok(r as usize);
             }
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
+                Some(libc::EAGAIN) if spinning => {
+                    let until = *spin_until.get_or_insert_with(|| Instant::now() + SPIN);
+                    if Instant::now() >= until {
+                        spinning = false;
+                    }
+                }
                 Some(libc::EAGAIN) => {
-                    wait_fd(fd, libc::POLLIN, super::shm::SLICE)
-                        .map_err(|e| Self::io_error(fname, &e))?;
+                    if !self.socket {
+                        wait_fd(fd, libc::POLLIN, SLICE).map_err(|e| Self::io_error(fname, &e))?;
+                    }
                     vm.check_interrupt()?;
                 }
                 Some(libc::EINTR) => vm.check_interrupt()?,
@@ -214,59 +285,111 @@ impl Connection {
         }
     }
 
-    fn truncated(fname: &str) -> Exc {
-        Exc::new(
-            "EOFError",
-            format!("{fname}(): the connection closed in the middle of a message"),
-        )
+    /// Appends to `body` until it holds `len` bytes, reading from `fd` in
+    /// pieces of at most `RECORD` bytes (for a socket: exactly the records
+    /// the sender made). The buffer grows as data arrives, so that a
+    /// corrupt length does not claim a gigabyte up front.
+    fn read_rest(
+        &self,
+        vm: &mut Vm,
+        fname: &str,
+        fd: RawFd,
+        body: &mut Vec<u8>,
+        len: usize,
+    ) -> VmResult<()> {
+        while body.len() < len {
+            let remaining = len - body.len();
+            let want = remaining.min(RECORD);
+            if body.capacity() - body.len() < want {
+                // double, but never past what is left
+                body.reserve(want.max(remaining.min(body.len())));
+            }
+            let at = body.len();
+            // SAFETY: `reserve` made room for `want` more bytes after `at`.
+            let n = self.read_some(vm, fname, fd, unsafe { body.as_mut_ptr().add(at) }, want)?;
+            if n == 0 {
+                return Err(truncated(fname));
+            }
+            if n > want || (self.socket && n != want) {
+                return Err(corrupt(fname, "a record of unexpected length"));
+            }
+            // SAFETY: the read initialised `n <= want` bytes after `at`.
+            unsafe { body.set_len(at + n) };
+        }
+        Ok(())
     }
 
-    /// Reads exactly one frame's payload.
-    fn read_frame(&self, vm: &mut Vm, fname: &str) -> VmResult<Vec<u8>> {
+    /// Receives exactly one frame and passes its payload to `f` (a small
+    /// message straight from the scratch buffer).
+    fn with_frame<T>(
+        &self,
+        vm: &mut Vm,
+        fname: &str,
+        f: impl FnOnce(&mut Vm, &[u8]) -> VmResult<T>,
+    ) -> VmResult<T> {
         let fd = self.fd_for(fname, Some(Dir::Read))?;
-        let mut header = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            match self.read_some(vm, fname, fd, &mut header[got..])? {
-                0 if got == 0 => {
-                    return Err(Exc::new(
-                        "EOFError",
-                        format!("{fname}(): the other end of the connection is closed"),
-                    ));
+        let closed = || {
+            Exc::new(
+                "EOFError",
+                format!("{fname}(): the other end of the connection is closed"),
+            )
+        };
+        if !self.socket {
+            let mut header = [0u8; 4];
+            let mut got = 0;
+            while got < 4 {
+                // SAFETY: the rest of `header` is writable.
+                let n = self.read_some(
+                    vm,
+                    fname,
+                    fd,
+                    unsafe { header.as_mut_ptr().add(got) },
+                    4 - got,
+                )?;
+                match n {
+                    0 if got == 0 => return Err(closed()),
+                    0 => return Err(truncated(fname)),
+                    n => got += n,
                 }
-                0 => return Err(Self::truncated(fname)),
-                n => got += n,
             }
+            let len = frame_len(fname, header)?;
+            let mut body = Vec::new();
+            self.read_rest(vm, fname, fd, &mut body, len)?;
+            return f(vm, &body);
         }
-        let len = u32::from_le_bytes(header) as usize;
-        if len > wire::MAX_FRAME {
-            return Err(Exc::new(
-                "IOError",
-                format!(
-                    "{fname}(): corrupt stream: a message of {len} bytes is over the limit of {} bytes",
-                    wire::MAX_FRAME
-                ),
-            ));
+        // taken out while in use, so that nothing here can find it borrowed
+        let mut first = self.scratch.take();
+        first.clear();
+        first.reserve(RECORD);
+        // SAFETY: `first` has room for RECORD bytes.
+        let n = self.read_some(vm, fname, fd, first.as_mut_ptr(), RECORD)?;
+        if n == 0 {
+            return Err(closed());
         }
-        // grow as the data arrives, so that a corrupt length does not make
-        // us claim a gigabyte up front
-        let mut body = Vec::new();
-        let mut got = 0;
-        while got < len {
-            if got == body.len() {
-                let grow = (len - got).min(body.len().max(1 << 16));
-                body.resize(got + grow, 0);
-            }
-            match self.read_some(vm, fname, fd, &mut body[got..])? {
-                0 => return Err(Self::truncated(fname)),
-                n => got += n,
-            }
+        if !(4..=RECORD).contains(&n) {
+            return Err(corrupt(fname, "a record of unexpected length"));
         }
-        Ok(body)
+        // SAFETY: the receive initialised `n` bytes.
+        unsafe { first.set_len(n) };
+        let len = frame_len(fname, [first[0], first[1], first[2], first[3]])?;
+        let out = if 4 + len == n {
+            f(vm, &first[4..])
+        } else if 4 + len < n || n < RECORD {
+            return Err(corrupt(fname, "a record of unexpected length"));
+        } else {
+            let mut body = Vec::with_capacity(len.min(1 << 20));
+            body.extend_from_slice(&first[4..]);
+            self.read_rest(vm, fname, fd, &mut body, len)?;
+            f(vm, &body)
+        };
+        self.scratch.replace(first);
+        out
     }
 
+    /// Sends one frame: for a socket, as records of at most `RECORD` bytes;
+    /// for a pipe, in as many writes as it takes.
     fn send_frame(&self, vm: &mut Vm, fname: &str, payload: &[u8]) -> VmResult<()> {
-        self.fd_for(fname, Some(Dir::Write))?;
+        let fd = self.fd_for(fname, Some(Dir::Write))?;
         if payload.len() > wire::MAX_FRAME {
             return Err(Exc::value_error(format!(
                 "{fname}(): a message of {} bytes is over the limit of {} bytes",
@@ -275,7 +398,23 @@ impl Connection {
             )));
         }
         let header = (payload.len() as u32).to_le_bytes();
-        self.write_all(vm, fname, [&header, payload])
+        if self.socket {
+            let (start, rest) = payload.split_at(payload.len().min(RECORD - 4));
+            self.write_some(vm, fname, fd, &[&header, start])?;
+            for record in rest.chunks(RECORD) {
+                self.write_some(vm, fname, fd, &[record])?;
+            }
+            return Ok(());
+        }
+        let mut done = 0;
+        while done < 4 + payload.len() {
+            done += if done < 4 {
+                self.write_some(vm, fname, fd, &[&header[done..], payload])?
+            } else {
+                self.write_some(vm, fname, fd, &[&payload[done - 4..]])?
+            };
+        }
+        Ok(())
     }
 
     fn send(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
@@ -302,13 +441,12 @@ impl Connection {
 
     fn recv(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
         args.expect("recv", 0, 0)?;
-        let payload = self.read_frame(vm, "recv")?;
-        wire::decode(vm, &payload)
+        self.with_frame(vm, "recv", wire::decode)
     }
 
     fn recv_bytes(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
         args.expect("recv_bytes", 0, 0)?;
-        Ok(Value::bytes(self.read_frame(vm, "recv_bytes")?))
+        self.with_frame(vm, "recv_bytes", |_, b| Ok(Value::bytes(b.to_vec())))
     }
 
     /// `poll(timeout: 0)`: true when a message (or the end of the stream) is
@@ -422,6 +560,12 @@ impl Object for Connection {
 }
 
 /// Two connected descriptors: a socket pair, or a pipe's `(reader, writer)`.
+///
+/// A socket pair is left blocking, with send and receive timeouts of one
+/// slice: a receive that has to wait does it inside the one `recv` call (a
+/// system call costs about as much as the rest of a small message's trip),
+/// and still comes back every slice to check for interrupts. A pipe has no
+/// such timeouts, so it is nonblocking and waits in `poll`.
 fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: `fds` has room for the two descriptors the calls return.
@@ -429,7 +573,7 @@ fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
         if duplex {
             libc::socketpair(
                 libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
                 0,
                 fds.as_mut_ptr(),
             )
@@ -439,6 +583,48 @@ fn make_fds(duplex: bool) -> io::Result<(RawFd, RawFd)> {
     };
     if r < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if duplex {
+        let slice = libc::timeval {
+            tv_sec: 0,
+            tv_usec: SLICE.as_micros() as libc::suseconds_t,
+        };
+        // room for a few records in flight, whatever the system default
+        let buffer: libc::c_int = 4 * RECORD as libc::c_int;
+        let options: [(libc::c_int, *const libc::c_void, usize); 3] = [
+            (
+                libc::SO_RCVTIMEO,
+                (&raw const slice).cast(),
+                size_of_val(&slice),
+            ),
+            (
+                libc::SO_SNDTIMEO,
+                (&raw const slice).cast(),
+                size_of_val(&slice),
+            ),
+            (
+                libc::SO_SNDBUF,
+                (&raw const buffer).cast(),
+                size_of_val(&buffer),
+            ),
+        ];
+        for fd in fds {
+            for (opt, value, size) in options {
+                // SAFETY: a valid socket and a value of the size given.
+                let r = unsafe {
+                    libc::setsockopt(fd, libc::SOL_SOCKET, opt, value, size as libc::socklen_t)
+                };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    // SAFETY: closing the two descriptors made above.
+                    unsafe {
+                        libc::close(fds[0]);
+                        libc::close(fds[1]);
+                    }
+                    return Err(e);
+                }
+            }
+        }
     }
     Ok((fds[0], fds[1]))
 }

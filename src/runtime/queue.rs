@@ -4,32 +4,38 @@
 //! Layout: a one-page header `Region` and a data ring `Region` of up to 1 GiB,
 //! reserved with `MAP_NORESERVE` so that only the pages in use cost memory.
 //!
-//! - The header holds a robust mutex, the queue's `State` (byte offsets of the
-//!   ring's head and tail, which only grow; the item count; the count of
-//!   unfinished tasks; how far consumed pages were given back; the closed
-//!   flag), and futex words that waiters sleep on: `items_seq` (bumped by
-//!   every put, getters wait on it), `space_seq` (bumped by every get, putters
-//!   of a full queue wait on it) and `done_seq` (bumped when the last task is
-//!   done, `join` waits on it). Beside each word, the number of processes
-//!   sleeping on it: a put or get makes a wake syscall only when someone sleeps.
 //! - The ring holds records: a u32 length, then the wire-encoded item, padded
 //!   to 4 bytes. A record that does not fit before the end of the ring leaves
-//!   a `WRAP` marker and starts again at offset 0. When a put finds the queue
-//!   empty it also starts at offset 0, so a queue that keeps up with its
-//!   producer stays in a few hot pages.
+//!   a `WRAP` marker and starts again at offset 0. Offsets into the ring
+//!   (`head`, `tail`) only grow; the position is the offset modulo the size.
+//! - The header has two sides, each with its own robust mutex, as in Michael
+//!   and Scott's two-lock queue: putters take the put side's (and own the tail
+//!   and the count of items put), getters the get side's (and own the head,
+//!   the count of items got, the count of `task_done()` calls, and how far
+//!   consumed pages were given back). A producer and a consumer never wait
+//!   for each other's mutex. Each side publishes its state for the other to
+//!   read without locking (`Versioned`), and each process remembers the other
+//!   side's state as last seen: a putter only looks again when the queue
+//!   seems full, a getter when it seems empty. Since both sides only move
+//!   forward, an old view is always a safe one.
+//! - Futex words that waiters sleep on: `items` (changed by every put, getters
+//!   wait on it), `space` (changed by every get, putters of a full queue wait
+//!   on it) and `done` (changed when the last task is done, `join` waits on
+//!   it). Beside each word, the number of processes sleeping on it: a put or
+//!   get makes a wake system call only when someone sleeps.
 //!
-//! Crash safety: every change is committed by one store. The state is kept
-//! twice; an operation writes the new state into the spare copy and then flips
-//! `current` to it. A process killed at any instruction, even in the middle of
-//! copying a record (holding the mutex), leaves either the old state or the
+//! Crash safety: every change is committed by one store. Each side's state
+//! is kept twice; an operation writes the new state into the spare copy and
+//! then moves the version on to it. A process killed at any instruction, even
+//! while copying a record into the ring, leaves either the old state or the
 //! new one: its half-written record lies past the committed tail and is never
-//! read. The next process to take the mutex learns the holder died (robust
-//! mutex), prints a warning, and goes on.
+//! read. The next process to take that side's mutex learns the holder died
+//! (robust mutex), prints a warning, and goes on.
 //!
 //! This module must never block a put on an unbounded queue waiting for a
 //! reader (only a ring holding 1 GiB of unread items makes a put wait), never
 //! lose or duplicate an item, never start a thread, and never serialise or
-//! deserialise while holding the mutex.
+//! deserialise while holding a mutex.
 
 use super::shm::{Acquired, Deadline, Region, RobustMutex, futex_wait, futex_wake};
 use crate::stdlib::given;
@@ -37,9 +43,9 @@ use crate::value::func::{want_f64, want_int};
 use crate::value::{Args, Exc, NativeFn, Object, Value, VmResult};
 use crate::vm::Vm;
 use crate::wire;
-use std::cell::UnsafeCell;
+use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 /// The largest ring; smaller ones are tried when the system refuses to
@@ -49,62 +55,133 @@ const RING_MIN: usize = 1 << 24;
 /// A record's length word for "the next record is at offset 0".
 const WRAP: u32 = u32::MAX;
 /// Consumed pages are given back once the head moved this far past the last
-/// point given back (one syscall per MiB, not per item).
+/// point given back (one system call per MiB, not per item).
 const RELEASE_STEP: u64 = 1 << 20;
-/// Ring offsets below this (or below a quarter of a smaller ring) are never
-/// given back: a queue that keeps restarting at offset 0 keeps reusing them.
-const HOT: usize = 1 << 20;
-/// How long a put or get that would block polls the queue before sleeping on
-/// the futex: a producer on another CPU usually delivers within this, and a
-/// futex sleep and wake cost more. Only on machines with several CPUs.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long a put or get that would block polls the queue (or a `recv` its
+/// connection) before sleeping: a process on another CPU usually delivers
+/// within this, and a sleep and wake-up cost more. Only on machines with
+/// several CPUs.
+pub const SPIN: Duration = Duration::from_micros(50);
 /// How many times `lock` looks at a busy mutex before sleeping on it.
 const LOCK_SPINS: u32 = 2000;
 /// Items at most this long are copied out of the ring onto the stack.
 const INLINE: usize = 96;
 
-/// Everything an operation changes, committed at once (see the module notes).
-#[derive(Clone, Copy, Default, Debug, PartialEq)]
+/// `N` numbers that one side commits together and the other side reads
+/// without its mutex: two copies, and a version whose parity names the
+/// committed one.
 #[repr(C)]
-struct State {
-    /// Ring offset (ever growing) of the oldest record.
-    head: u64,
+struct Versioned<const N: usize> {
+    ver: AtomicU64,
+    slots: [[AtomicU64; N]; 2],
+}
+
+impl<const N: usize> Versioned<N> {
+    /// The committed numbers, read by any process at any time (retried when
+    /// a commit overwrote the copy being read).
+    fn read(&self) -> [u64; N] {
+        loop {
+            let v = self.ver.load(Ordering::Acquire);
+            let slot = &self.slots[(v & 1) as usize];
+            let vals = std::array::from_fn(|i| slot[i].load(Ordering::Relaxed));
+            fence(Ordering::Acquire);
+            if self.ver.load(Ordering::Relaxed) == v {
+                return vals;
+            }
+        }
+    }
+
+    /// Makes `vals` the committed numbers with one store. Only the holder of
+    /// the side's mutex commits.
+    fn commit(&self, vals: [u64; N]) {
+        let v = self.ver.load(Ordering::Relaxed);
+        // a reader that sees any of the stores below also sees the version
+        // move past the copy it was reading
+        fence(Ordering::Release);
+        let slot = &self.slots[((v + 1) & 1) as usize];
+        for (word, val) in slot.iter().zip(vals) {
+            word.store(val, Ordering::Relaxed);
+        }
+        self.ver.store(v + 1, Ordering::Release);
+    }
+}
+
+/// What putters own.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct PutState {
     /// Ring offset just past the newest complete record.
     tail: u64,
-    /// Items in the queue.
-    count: u64,
-    /// Items put and not yet `task_done()`.
-    unfinished: u64,
+    /// Items put so far.
+    puts: u64,
+}
+
+impl PutState {
+    fn from([tail, puts]: [u64; 2]) -> PutState {
+        PutState { tail, puts }
+    }
+    fn to(self) -> [u64; 2] {
+        [self.tail, self.puts]
+    }
+}
+
+/// What getters own.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct GetState {
+    /// Ring offset of the oldest record.
+    head: u64,
+    /// Items got so far.
+    gets: u64,
+    /// `task_done()` calls so far.
+    dones: u64,
     /// Consumed pages before this offset were given back.
     released: u64,
-    /// 1 after `close()`.
-    closed: u64,
 }
 
-#[repr(C)]
-struct Header {
-    mutex: RobustMutex,
-    /// Which of `states` is committed (0 or 1).
-    current: AtomicU32,
-    states: UnsafeCell<[State; 2]>,
-    /// Changes on every put; getters wait on it.
-    items: WaitWord,
-    /// Changes on every get; putters of a full queue wait on it.
-    space: WaitWord,
-    /// Changes when the last unfinished task is done; `join` waits on it.
-    done: WaitWord,
+impl GetState {
+    fn from([head, gets, dones, released]: [u64; 4]) -> GetState {
+        GetState {
+            head,
+            gets,
+            dones,
+            released,
+        }
+    }
+    fn to(self) -> [u64; 4] {
+        [self.head, self.gets, self.dones, self.released]
+    }
 }
 
-/// A futex word that processes sleep on until it changes. A sleeper
-/// registers under the queue's mutex, and a change is made under it, so a
-/// change never misses a sleeper.
+/// A cache line (or more) of its own, so that writing what is in it does
+/// not take the line away from a process reading something else.
+#[repr(C, align(64))]
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One side of the queue. The state (which the other side reads) and the
+/// mutex (which only this side takes, nearly always) are on separate lines.
 #[repr(C)]
+struct Side<const N: usize> {
+    state: Line<Versioned<N>>,
+    mutex: Line<RobustMutex>,
+    /// Put side only: 1 after `close()` (changed under the put mutex).
+    closed: AtomicU32,
+}
+
+/// A futex word that processes sleep on until it changes, on a cache line
+/// of its own.
+#[repr(C, align(64))]
 struct WaitWord {
     seq: AtomicU32,
     /// Processes registered as sleeping on `seq`. A stale count (a sleeper
     /// that was killed) only costs a spare wake.
     sleepers: AtomicU32,
-    /// 1 when a wake was sent and no sleeper has got up since:
+    /// 1 when a wake was sent and no sleeper has got up or lain down since:
     /// waking again before then would be a wasted system call (a consumer
     /// draining a full queue would otherwise make one per item while the
     /// producer it woke is still getting up).
@@ -112,23 +189,26 @@ struct WaitWord {
 }
 
 impl WaitWord {
-    /// Records a change (holding the mutex); true when a sleeper should be
-    /// woken with `wake_one` after unlocking.
+    /// Records a change (by the side that owns this word, holding its
+    /// mutex); true when a sleeper should be woken with `wake_one`.
     fn changed(&self) -> bool {
-        // under the mutex: no other writer, so no locked instruction needed
+        // one writer at a time: no locked instruction needed
         let seq = self.seq.load(Ordering::Relaxed);
-        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Release);
+        // the change, then the sleepers: pairs with `sleep`, which registers,
+        // then looks at the state
+        fence(Ordering::SeqCst);
         self.wanted()
     }
 
     /// True (and now counted as woken) when a sleeper waits and no wake is
-    /// under way (holding the mutex).
+    /// under way.
     fn wanted(&self) -> bool {
-        if self.sleepers.load(Ordering::Relaxed) > 0 && self.woken.load(Ordering::Relaxed) == 0 {
-            self.woken.store(1, Ordering::Relaxed);
-            return true;
-        }
-        false
+        self.sleepers.load(Ordering::Relaxed) > 0
+            && self
+                .woken
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
     }
 
     fn wake_one(&self) {
@@ -138,6 +218,15 @@ impl WaitWord {
     fn wake_all(&self) {
         futex_wake(&self.seq, i32::MAX);
     }
+}
+
+#[repr(C)]
+struct Header {
+    put: Side<2>,
+    get: Side<4>,
+    items: WaitWord,
+    space: WaitWord,
+    done: WaitWord,
 }
 
 /// What one blocking call did so far.
@@ -158,36 +247,21 @@ struct Shared {
     spin: bool,
     /// A deadline that has passed: `lock_slice` with it only tries.
     past: Deadline,
+    /// The get side as this process last saw it (a putter's view).
+    seen_get: Cell<GetState>,
+    /// The put side as this process last saw it (a getter's view).
+    seen_put: Cell<PutState>,
 }
 
-/// The mutex, held; released when dropped.
+/// A side's mutex, held; released when dropped.
 struct Locked<'a> {
-    q: &'a Shared,
+    mutex: &'a RobustMutex,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // cannot fail: this process holds the mutex (taken by `Shared::lock`)
-        let _ = self.q.h().mutex.unlock();
-    }
-}
-
-impl Locked<'_> {
-    fn state(&self) -> State {
-        let h = self.q.h();
-        let i = h.current.load(Ordering::Relaxed) as usize & 1;
-        // SAFETY: the mutex is held, so no other process writes the states.
-        unsafe { (*h.states.get())[i] }
-    }
-
-    /// Makes `s` the queue's state with one store.
-    fn commit(&self, s: State) {
-        let h = self.q.h();
-        let spare = (h.current.load(Ordering::Relaxed) as usize & 1) ^ 1;
-        // SAFETY: the mutex is held; the spare copy is read by nobody until
-        // the store below publishes it.
-        unsafe { (*h.states.get())[spare] = s };
-        h.current.store(spare as u32, Ordering::Release);
+        let _ = self.mutex.unlock();
     }
 }
 
@@ -236,9 +310,13 @@ impl Shared {
             }
         };
         const { assert!(std::mem::size_of::<Header>() <= 4096) };
+        let h = header.as_ptr().cast::<Header>();
         // SAFETY: a fresh zeroed page, aligned for the header, used by no
-        // process yet; all-zero is a valid `State` and atomic.
-        unsafe { RobustMutex::init(&raw mut (*header.as_ptr().cast::<Header>()).mutex) };
+        // process yet; all-zero is a valid state and valid atomics.
+        unsafe {
+            RobustMutex::init(&raw mut (*h).put.mutex.0);
+            RobustMutex::init(&raw mut (*h).get.mutex.0);
+        }
         Ok(Shared {
             header,
             ring,
@@ -246,22 +324,37 @@ impl Shared {
             maxsize,
             spin: crate::stdlib::os::cpu_count_now() > 1,
             past: Deadline::now(),
+            seen_get: Cell::new(GetState::default()),
+            seen_put: Cell::new(PutState::default()),
         })
     }
 
     fn h(&self) -> &Header {
         // SAFETY: the header region is one page holding an initialised
-        // `Header` (see `new`) and lives as long as `self`; its fields are
-        // atomics or behind `UnsafeCell` + the mutex.
+        // `Header` (see `with_ring`) and lives as long as `self`; all its
+        // fields are atomics or mutexes.
         unsafe { &*self.header.as_ptr().cast::<Header>() }
     }
 
-    /// Takes the mutex. It is only ever held for a short section (at most
-    /// the copy of one item), so this waits for it whatever the operation's
-    /// timeout, trying a few times before sleeping, and checking interrupts
-    /// between slices.
-    fn lock(&self, vm: &mut Vm, fname: &str) -> VmResult<Locked<'_>> {
-        let m = &self.h().mutex;
+    /// The put side's state, read afresh (and remembered).
+    fn look_put(&self) -> PutState {
+        let p = PutState::from(self.h().put.state.read());
+        self.seen_put.set(p);
+        p
+    }
+
+    /// The get side's state, read afresh (and remembered).
+    fn look_get(&self) -> GetState {
+        let g = GetState::from(self.h().get.state.read());
+        self.seen_get.set(g);
+        g
+    }
+
+    /// Takes a side's mutex. It is only ever held for a short section (at
+    /// most the copy of one item), so this waits for it whatever the
+    /// operation's timeout, watching it a while before sleeping, and checking
+    /// interrupts between slices.
+    fn lock<'a>(&self, vm: &mut Vm, fname: &str, m: &'a RobustMutex) -> VmResult<Locked<'a>> {
         // test before test-and-set: watching the holder word costs no
         // locked instruction and no clock read
         let mut tries = if self.spin { LOCK_SPINS } else { 1 };
@@ -277,13 +370,13 @@ impl Shared {
                 Deadline::NEVER
             };
             match m.lock_slice(wait).map_err(|e| io_exc(fname, e))? {
-                Some(Acquired::Clean) => return Ok(Locked { q: self }),
+                Some(Acquired::Clean) => return Ok(Locked { mutex: m }),
                 Some(Acquired::FromDead(pid)) => {
                     vm.write_err(&format!(
                         "warning: {fname}(): process {pid} died while using the queue; \
                          its unfinished operation was discarded and the queue goes on\n"
                     ));
-                    return Ok(Locked { q: self });
+                    return Ok(Locked { mutex: m });
                 }
                 None if tries > 0 => std::hint::spin_loop(),
                 None => vm.check_interrupt()?,
@@ -291,10 +384,13 @@ impl Shared {
         }
     }
 
-    /// Called (holding the mutex) when an operation cannot go on yet: waits
-    /// for `word` to change, by polling it briefly the first time (on
-    /// machines with several CPUs) or by sleeping one slice on the futex.
-    /// The caller then checks its deadline and tries again.
+    /// Called (holding a side's mutex, as `g`) when an operation cannot go
+    /// on yet: waits for the other side to move, which `still_blocked`
+    /// (reading the other side's state) tells. The first time, it polls
+    /// that for a short while (on machines with several CPUs). Then it sleeps
+    /// one slice on `word`'s futex, unless `still_blocked`, asked once more
+    /// after registering as a sleeper, says the way is already clear. The
+    /// caller then checks its deadline and tries again.
     fn wait(
         &self,
         vm: &mut Vm,
@@ -302,14 +398,14 @@ impl Shared {
         word: &WaitWord,
         deadline: Deadline,
         w: &mut Wait,
+        still_blocked: impl Fn() -> bool,
     ) -> VmResult<()> {
-        let seen = word.seq.load(Ordering::Relaxed);
         if self.spin && !w.spun {
             w.spun = true;
             drop(g);
             let until = Instant::now() + SPIN;
-            while word.seq.load(Ordering::Relaxed) == seen {
-                for _ in 0..64 {
+            while still_blocked() {
+                for _ in 0..16 {
                     std::hint::spin_loop();
                 }
                 if Instant::now() >= until || deadline.expired() {
@@ -318,15 +414,24 @@ impl Shared {
             }
             return Ok(());
         }
-        // registered under the mutex, so a notifier (which also holds it)
-        // cannot miss us
-        word.sleepers.fetch_add(1, Ordering::Relaxed);
-        drop(g);
-        futex_wait(&word.seq, seen, deadline.slice());
+        let seen = word.seq.load(Ordering::SeqCst);
+        // register, then look again: a change made before we registered is
+        // seen by the look, one made after sees us (see `changed`). A new
+        // sleeper must be woken by the next change even if an earlier wake
+        // is still under way (or was sent to a sleeper that was killed and
+        // never got up to clear the flag).
+        word.sleepers.fetch_add(1, Ordering::SeqCst);
+        word.woken.store(0, Ordering::SeqCst);
+        if still_blocked() {
+            drop(g);
+            futex_wait(&word.seq, seen, deadline.slice());
+        } else {
+            drop(g);
+        }
         word.sleepers.fetch_sub(1, Ordering::Relaxed);
         // up again (woken or not): the next change may wake another sleeper.
-        // Clearing this without the mutex can only cause a spare wake.
-        word.woken.store(0, Ordering::Relaxed);
+        // Clearing this too eagerly can only cause a spare wake.
+        word.woken.store(0, Ordering::SeqCst);
         vm.check_interrupt()
     }
 
@@ -339,41 +444,53 @@ impl Shared {
 
     fn read_u32(&self, pos: usize) -> u32 {
         // SAFETY: `pos` is a multiple of 4 below the ring's end (records are
-        // 4-byte aligned), the ring is page aligned, the mutex is held.
+        // 4-byte aligned), the ring is page aligned, and the word belongs to
+        // a committed record (or marker) that no putter writes any more.
         unsafe { self.ring_ptr(pos, 4).cast::<u32>().read() }
     }
 
     fn write_u32(&self, pos: usize, v: u32) {
-        // SAFETY: as in read_u32.
+        // SAFETY: as in read_u32, for a word past the committed tail that
+        // only the holder of the put mutex writes.
         unsafe { self.ring_ptr(pos, 4).cast::<u32>().write(v) }
     }
 
-    /// Gives back the pages of consumed records in `[s.released, to)`,
-    /// except the hot first MiB and anything that is unread data again.
-    fn release(&self, s: &State, to: u64) {
+    /// Gives back the pages of the consumed records in `[from, to)` (ring
+    /// offsets) except any position that could hold data again. Called
+    /// holding both mutexes, so `tail` is exact and no put is copying.
+    fn release(&self, from: u64, to: u64, tail: u64) {
         let ring = self.ring_len;
-        let from = s
-            .released
-            .max(s.tail.saturating_sub(ring))
+        // positions before `tail - ring` hold records not yet got
+        let from = from
+            .max(tail.saturating_sub(ring))
             .max(to.saturating_sub(ring));
         if to <= from {
             return;
         }
         let a = (from % ring) as usize;
         let n = (to - from) as usize;
-        let hot = HOT.min(ring as usize / 4);
-        let give_back = |start: usize, end: usize| {
-            let start = start.max(hot);
-            if end > start {
-                self.ring.release(start, end);
-            }
-        };
         if a + n <= ring as usize {
-            give_back(a, a + n);
+            self.ring.release(a, a + n);
         } else {
-            give_back(a, ring as usize);
-            give_back(0, a + n - ring as usize);
+            self.ring.release(a, ring as usize);
+            self.ring.release(0, a + n - ring as usize);
         }
+    }
+
+    /// Where a record of `need` bytes goes after `p.tail`: its offset, and
+    /// whether a wrap marker goes at the old position. None when there is
+    /// no room as far as `seen` (the get side as seen) tells. (`seen` may be
+    /// newer than `p`, when a waiting putter looks again without the mutex.)
+    fn place(&self, p: PutState, need: u64, seen: GetState) -> Option<(u64, bool)> {
+        let ring = self.ring_len;
+        let pos = p.tail % ring;
+        let (start, wrap) = if pos + need > ring {
+            (round_up(p.tail, ring), true)
+        } else {
+            (p.tail, false)
+        };
+        let bounded_full = self.maxsize > 0 && p.puts.saturating_sub(seen.gets) >= self.maxsize;
+        (!bounded_full && start + need <= seen.head + ring).then_some((start, wrap))
     }
 
     /// Appends one encoded item.
@@ -388,39 +505,30 @@ impl Shared {
         let h = self.h();
         let mut w = Wait::default();
         loop {
-            let g = self.lock(vm, "put")?;
-            let mut s = g.state();
-            if s.closed != 0 {
+            let g = self.lock(vm, "put", &h.put.mutex)?;
+            if h.put.closed.load(Ordering::Relaxed) != 0 {
                 return Err(Exc::value_error("put() on a closed queue"));
             }
-            let ring = self.ring_len;
-            if s.count == 0 && s.tail % ring != 0 {
-                // empty: start again at offset 0, where the pages are warm
-                self.release(&s, s.head);
-                let next = round_up(s.tail, ring);
-                (s.head, s.tail, s.released) = (next, next, next);
-            }
-            let pos = (s.tail % ring) as usize;
-            let (start, wrap) = if pos as u64 + need > ring {
-                (round_up(s.tail, ring), true)
-            } else {
-                (s.tail, false)
-            };
-            let bounded_full = self.maxsize > 0 && s.count >= self.maxsize;
-            if bounded_full || start + need - s.head > ring {
+            let mut p = PutState::from(h.put.state.read());
+            let placed = self
+                .place(p, need, self.seen_get.get())
+                .or_else(|| self.place(p, need, self.look_get()));
+            let Some((start, wrap)) = placed else {
                 if !block || deadline.expired() {
                     return Err(full());
                 }
-                self.wait(vm, g, &h.space, deadline, &mut w)?;
+                let blocked = || self.place(p, need, self.look_get()).is_none();
+                self.wait(vm, g, &h.space, deadline, &mut w, blocked)?;
                 continue;
-            }
+            };
+            let ring = self.ring_len;
             if wrap {
-                self.write_u32(pos, WRAP);
+                self.write_u32((p.tail % ring) as usize, WRAP);
             }
             let at = (start % ring) as usize;
             self.write_u32(at, item.len() as u32);
-            // SAFETY: the record lies within the ring (placement above) past
-            // the committed tail, where no reader looks; the mutex is held.
+            // SAFETY: the record lies within the ring (`place`) past the
+            // committed tail, where no getter looks; the put mutex is held.
             unsafe {
                 std::ptr::copy_nonoverlapping(
                     item.as_ptr(),
@@ -428,13 +536,14 @@ impl Shared {
                     item.len(),
                 )
             };
-            s.tail = start + need;
-            s.count += 1;
-            s.unfinished += 1;
-            g.commit(s);
+            p.tail = start + need;
+            p.puts += 1;
+            h.put.state.commit(p.to());
             let wake_get = h.items.changed();
             // room left: pass the turn on to another waiting putter
-            let wake_put = (self.maxsize == 0 || s.count < self.maxsize) && h.space.wanted();
+            let wake_put = h.space.sleepers.load(Ordering::Relaxed) > 0
+                && self.place(p, 4, self.seen_get.get()).is_some()
+                && h.space.wanted();
             drop(g);
             if wake_get {
                 h.items.wake_one();
@@ -451,10 +560,14 @@ impl Shared {
         let h = self.h();
         let mut w = Wait::default();
         loop {
-            let g = self.lock(vm, "get")?;
-            let mut s = g.state();
-            if s.count == 0 {
-                if s.closed != 0 {
+            let g = self.lock(vm, "get", &h.get.mutex)?;
+            let mut s = GetState::from(h.get.state.read());
+            let mut tail = self.seen_put.get().tail;
+            if s.head >= tail {
+                tail = self.look_put().tail;
+            }
+            if s.head >= tail {
+                if h.put.closed.load(Ordering::Acquire) != 0 && s.head >= self.look_put().tail {
                     return Err(Exc::new(
                         "QueueEmpty",
                         "get(): the queue is closed and empty",
@@ -463,7 +576,9 @@ impl Shared {
                 if !block || deadline.expired() {
                     return Err(empty());
                 }
-                self.wait(vm, g, &h.items, deadline, &mut w)?;
+                let head = s.head;
+                let blocked = || head >= self.look_put().tail;
+                self.wait(vm, g, &h.items, deadline, &mut w, blocked)?;
                 continue;
             }
             let ring = self.ring_len;
@@ -474,7 +589,7 @@ impl Shared {
                 pos = 0;
                 len = self.read_u32(0);
             }
-            let need = record_len(len as usize, ring).filter(|n| s.head + n <= s.tail);
+            let need = record_len(len as usize, ring).filter(|n| s.head + n <= tail);
             let Some(need) = need else {
                 return Err(Exc::new(
                     "IOError",
@@ -486,7 +601,8 @@ impl Shared {
             let item = if len <= INLINE {
                 let mut buf = [0u8; INLINE];
                 // SAFETY: `len` committed bytes at `src` (checked against the
-                // tail above) into a buffer of at least `len`; mutex held.
+                // tail above) into a buffer of at least `len`; the get mutex
+                // is held, so no other getter frees them.
                 unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), len) };
                 Item::Inline(buf, len)
             } else {
@@ -494,15 +610,20 @@ impl Shared {
                 Item::Heap(unsafe { std::slice::from_raw_parts(src, len) }.to_vec())
             };
             s.head += need;
-            s.count -= 1;
+            s.gets += 1;
             if s.head - s.released >= RELEASE_STEP {
-                self.release(&s, s.head);
+                // both mutexes (always in this order), so that no put is
+                // copying into what is given back
+                let pg = self.lock(vm, "get", &h.put.mutex)?;
+                let exact = PutState::from(h.put.state.read());
+                self.release(s.released, s.head, exact.tail);
+                drop(pg);
                 s.released = s.head;
             }
-            g.commit(s);
+            h.get.state.commit(s.to());
             let wake_put = h.space.changed();
             // items left: pass the turn on to another waiting getter
-            let wake_get = s.count > 0 && h.items.wanted();
+            let wake_get = s.head < tail && h.items.wanted();
             drop(g);
             if wake_put {
                 h.space.wake_one();
@@ -514,53 +635,49 @@ impl Shared {
         }
     }
 
-    /// Runs `f` on the state under the mutex; commits what it returns.
-    fn update<T>(
-        &self,
-        vm: &mut Vm,
-        fname: &str,
-        f: impl FnOnce(State) -> VmResult<(T, Option<State>)>,
-    ) -> VmResult<T> {
-        let g = self.lock(vm, fname)?;
-        let (out, new) = f(g.state())?;
-        if let Some(s) = new {
-            g.commit(s);
-        }
-        Ok(out)
-    }
-
     fn close(&self, vm: &mut Vm) -> VmResult<()> {
         let h = self.h();
-        self.update(vm, "close", |mut s| {
-            s.closed = 1;
-            h.items.changed();
-            h.space.changed();
-            Ok(((), Some(s)))
-        })?;
+        let g = self.lock(vm, "close", &h.put.mutex)?;
+        h.put.closed.store(1, Ordering::Release);
+        h.items.changed();
+        drop(g);
         h.items.wake_all();
+        // putters waiting for room learn it too (they fail at once)
+        h.space.seq.fetch_add(1, Ordering::SeqCst);
         h.space.wake_all();
         Ok(())
     }
 
     fn task_done(&self, vm: &mut Vm) -> VmResult<()> {
         let h = self.h();
-        let last = self.update(vm, "task_done", |mut s| {
-            if s.unfinished == 0 {
-                return Err(Exc::value_error(
-                    "task_done() called more times than there were items put",
-                ));
-            }
-            s.unfinished -= 1;
-            let last = s.unfinished == 0;
-            if last {
-                h.done.seq.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok((last && h.done.sleepers.load(Ordering::Relaxed) > 0, Some(s)))
-        })?;
-        if last {
+        let g = self.lock(vm, "task_done", &h.get.mutex)?;
+        let mut s = GetState::from(h.get.state.read());
+        if s.dones >= self.look_put().puts {
+            return Err(Exc::value_error(
+                "task_done() called more times than there were items put",
+            ));
+        }
+        s.dones += 1;
+        h.get.state.commit(s.to());
+        let last = s.dones == self.seen_put.get().puts;
+        let wake = last && {
+            let seq = h.done.seq.load(Ordering::Relaxed);
+            h.done.seq.store(seq.wrapping_add(1), Ordering::Release);
+            fence(Ordering::SeqCst);
+            h.done.sleepers.load(Ordering::Relaxed) > 0
+        };
+        drop(g);
+        if wake {
             h.done.wake_all();
         }
         Ok(())
+    }
+
+    /// Items put and not yet `task_done()`: the get side first, so the two
+    /// reads never show more done than put.
+    fn unfinished(&self) -> u64 {
+        let dones = self.look_get().dones;
+        self.look_put().puts.saturating_sub(dones)
     }
 
     /// Waits until every item put was `task_done()`; false on timeout.
@@ -569,19 +686,22 @@ impl Shared {
         // no polling first: joins are long waits
         let mut w = Wait { spun: true };
         loop {
-            let g = self.lock(vm, "join")?;
-            if g.state().unfinished == 0 {
+            if self.unfinished() == 0 {
                 return Ok(true);
             }
             if deadline.expired() {
                 return Ok(false);
             }
-            self.wait(vm, g, &h.done, deadline, &mut w)?;
+            let g = self.lock(vm, "join", &h.get.mutex)?;
+            let busy = || self.unfinished() > 0;
+            self.wait(vm, g, &h.done, deadline, &mut w, busy)?;
         }
     }
 
-    fn state(&self, vm: &mut Vm, fname: &str) -> VmResult<State> {
-        self.update(vm, fname, |s| Ok((s, None)))
+    /// Items in the queue now.
+    fn count(&self) -> u64 {
+        let gets = self.look_get().gets;
+        self.look_put().puts.saturating_sub(gets)
     }
 }
 
@@ -693,16 +813,14 @@ impl Object for Queue {
                 .and_then(|_| self.get(vm, false, None)),
             "qsize" => args
                 .expect("qsize", 0, 0)
-                .and_then(|_| self.shared.state(vm, "qsize"))
-                .map(|s| Value::Int(s.count as i64)),
+                .map(|_| Value::Int(self.shared.count() as i64)),
             "empty" => args
                 .expect("empty", 0, 0)
-                .and_then(|_| self.shared.state(vm, "empty"))
-                .map(|s| Value::Bool(s.count == 0)),
-            "full" => args
-                .expect("full", 0, 0)
-                .and_then(|_| self.shared.state(vm, "full"))
-                .map(|s| Value::Bool(self.shared.maxsize > 0 && s.count >= self.shared.maxsize)),
+                .map(|_| Value::Bool(self.shared.count() == 0)),
+            "full" => args.expect("full", 0, 0).map(|_| {
+                let max = self.shared.maxsize;
+                Value::Bool(max > 0 && self.shared.count() >= max)
+            }),
             "close" => args
                 .expect("close", 0, 0)
                 .and_then(|_| self.shared.close(vm))
@@ -879,13 +997,35 @@ mod tests {
         let q = Shared::new(0).unwrap();
         let big = vec![7u8; 4 << 20];
         q.put(&mut vm, &big, false, Deadline::now()).unwrap();
+        q.put(&mut vm, &big, false, Deadline::now()).unwrap();
         let probe = 3 << 20;
         // SAFETY: inside the ring, read by this test only.
         let at = |pos: usize| unsafe { *q.ring.as_ptr().add(pos) };
         assert_eq!(at(probe), 7);
         assert_eq!(get_now(&q, &mut vm).ok().map(|b| b.len()), Some(big.len()));
-        assert_eq!(at(probe), 0, "the page past the hot MiB was released");
-        assert_eq!(at(HOT - 4096), 7, "the hot MiB is kept");
+        assert_eq!(at(probe), 0, "the consumed item's pages were released");
+        assert_eq!(at(probe + (4 << 20)), 7, "the next item's are kept");
+        assert_eq!(get_now(&q, &mut vm).ok(), Some(big));
+    }
+
+    #[test]
+    fn a_page_given_back_never_holds_unread_data() {
+        // a full small ring: the positions just consumed are where the
+        // next puts go, and the release must not zero what they wrote
+        let (mut vm, _) = vm();
+        let q = Shared::with_ring(0, 1 << 20).unwrap();
+        let mut expect = std::collections::VecDeque::new();
+        for round in 0..400u32 {
+            let it = item(60_000 + (round as usize % 7) * 1000, round as u8);
+            while q.put(&mut vm, &it, false, Deadline::now()).is_err() {
+                let want = expect.pop_front().unwrap();
+                assert_eq!(get_now(&q, &mut vm).ok(), Some(want), "round {round}");
+            }
+            expect.push_back(it);
+        }
+        while let Some(want) = expect.pop_front() {
+            assert_eq!(get_now(&q, &mut vm).ok(), Some(want));
+        }
     }
 
     #[test]
@@ -898,16 +1038,13 @@ mod tests {
         match unsafe { libc::fork() } {
             0 => {
                 let h = q.h();
-                let _ = h.mutex.lock_short();
+                let _ = h.put.mutex.lock_short();
                 // a put cut short: record bytes past the tail, the spare
-                // state half written, `current` not flipped
+                // copy of the state half written, the version not moved on
                 // SAFETY: the ring is mapped; this mimics a partial copy.
                 unsafe { std::ptr::write_bytes(q.ring.as_ptr().add(12), 0xab, 4000) };
-                // SAFETY: holding the mutex, as a real put would.
-                unsafe {
-                    let spare = (h.current.load(Ordering::Relaxed) as usize & 1) ^ 1;
-                    (*h.states.get())[spare].tail = 999_999;
-                }
+                let v = h.put.state.ver.load(Ordering::Relaxed);
+                h.put.state.slots[((v + 1) & 1) as usize][0].store(999_999, Ordering::Relaxed);
                 // SAFETY: dies holding the mutex, as a killed producer would.
                 unsafe { libc::_exit(0) };
             }
@@ -916,9 +1053,6 @@ mod tests {
                 // SAFETY: waiting for our own child.
                 unsafe { libc::waitpid(pid, &mut status, 0) };
                 assert_eq!(get_now(&q, &mut vm).ok().as_deref(), Some(&b"first"[..]));
-                vm.flush();
-                let text = String::from_utf8_lossy(&err.0.borrow()).into_owned();
-                assert!(text.contains(&format!("process {pid} died")), "{text}");
                 assert_eq!(
                     get_now(&q, &mut vm)
                         .err()
@@ -926,7 +1060,11 @@ mod tests {
                         .as_deref(),
                     Some("QueueEmpty")
                 );
+                // the next put takes the dead producer's mutex
                 q.put(&mut vm, b"second", false, Deadline::now()).unwrap();
+                vm.flush();
+                let text = String::from_utf8_lossy(&err.0.borrow()).into_owned();
+                assert!(text.contains(&format!("process {pid} died")), "{text}");
                 assert_eq!(get_now(&q, &mut vm).ok().as_deref(), Some(&b"second"[..]));
             }
         }
