@@ -314,7 +314,7 @@ impl PoolInner {
             if self.terminated.get() {
                 continue;
             }
-            let queued = self.tasks.len(vm)? as usize;
+            let queued = self.tasks.len() as usize;
             let more_work = queued > self.stops.get();
             if !self.closed.get() || more_work || status != 0 {
                 if self.closed.get() {

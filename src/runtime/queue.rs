@@ -892,8 +892,8 @@ impl ByteQueue {
     }
 
     /// Messages waiting.
-    pub(crate) fn len(&self, vm: &mut Vm) -> VmResult<u64> {
-        Ok(self.0.state(vm, "pool")?.count)
+    pub(crate) fn len(&self) -> u64 {
+        self.0.count()
     }
 }
 
