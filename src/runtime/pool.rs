@@ -376,6 +376,24 @@ impl PoolInner {
     }
 }
 
+impl Drop for PoolInner {
+    /// A pool nobody can reach any more (no handle, AsyncResult or iterator)
+    /// cannot be closed or joined: its workers are stopped, as Python's
+    /// finaliser does.
+    fn drop(&mut self) {
+        if self.terminated.get() || std::process::id() != self.owner {
+            return;
+        }
+        let workers = std::mem::take(&mut *self.workers.borrow_mut());
+        for w in &workers {
+            let _ = nix::sys::signal::kill(Pid::from_raw(w.pid), Signal::SIGKILL);
+        }
+        for w in &workers {
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(w.pid), None);
+        }
+    }
+}
+
 fn job_outcome(j: &Job) -> Outcome {
     match &j.error {
         Some((k, m)) => Outcome::Err(k.clone(), m.clone()),
@@ -436,7 +454,15 @@ fn worker_main(vm: &mut Vm, pool: &Rc<PoolInner>, slot: usize) -> i32 {
     }
     let mut done = 0u64;
     loop {
-        let msg = match pool.tasks.get(vm, Deadline::NEVER) {
+        // the task's id goes into this worker's slot while the task is being
+        // taken, so a worker killed at any moment cannot lose a task
+        let take = |m: &[u8]| {
+            if let Some(id) = m.get(..8) {
+                let id = u64::from_le_bytes(id.try_into().unwrap_or([0; 8]));
+                slot_word(pool, slot).store(id, Ordering::SeqCst);
+            }
+        };
+        let msg = match pool.tasks.get_with(vm, Deadline::NEVER, &take) {
             Ok(Some(m)) => m,
             Ok(None) => continue,
             Err(_) => return 1,
@@ -448,7 +474,6 @@ fn worker_main(vm: &mut Vm, pool: &Rc<PoolInner>, slot: usize) -> i32 {
         if id == 0 {
             return 0; // stop
         }
-        slot_word(pool, slot).store(id, Ordering::SeqCst);
         let outcome = run_task(vm, &msg[8..]);
         let reply = match outcome {
             Ok(v) => match wire::encode(vm, &v) {
@@ -951,7 +976,12 @@ impl Pool {
             "enter" => Ok(this.clone()),
             "exit" => {
                 self.0.check_owner()?;
-                if !self.0.terminated.get() {
+                let failed = args.pos.first().is_some_and(|e| !matches!(e, Value::Nil));
+                if failed {
+                    // the block is ending by an error (Ctrl-C, say): waiting for
+                    // the rest of the work would only delay it
+                    self.0.terminate(vm);
+                } else if !self.0.terminated.get() {
                     self.0.close(vm)?;
                     self.0.join(vm)?;
                 }

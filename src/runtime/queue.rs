@@ -557,6 +557,19 @@ impl Shared {
 
     /// Takes the oldest item.
     fn get(&self, vm: &mut Vm, block: bool, deadline: Deadline) -> VmResult<Item> {
+        self.get_with(vm, block, deadline, &|_| {})
+    }
+
+    /// `get`, calling `on_take` with the item while it is being taken (under
+    /// the get mutex, before the queue moves past it): a process killed at
+    /// any point has either not taken the item or has run `on_take`.
+    fn get_with(
+        &self,
+        vm: &mut Vm,
+        block: bool,
+        deadline: Deadline,
+        on_take: &dyn Fn(&[u8]),
+    ) -> VmResult<Item> {
         let h = self.h();
         let mut w = Wait::default();
         loop {
@@ -620,6 +633,7 @@ impl Shared {
                 drop(pg);
                 s.released = s.head;
             }
+            on_take(item.bytes());
             h.get.state.commit(s.to());
             let wake_put = h.space.changed();
             // items left: pass the turn on to another waiting getter
@@ -884,7 +898,18 @@ impl ByteQueue {
 
     /// The oldest message, waiting until `deadline`; None when it passed.
     pub(crate) fn get(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<Option<Vec<u8>>> {
-        match self.0.get(vm, true, deadline) {
+        self.get_with(vm, deadline, &|_| {})
+    }
+
+    /// `get`, with `on_take` run on the message before it leaves the queue
+    /// (see `Shared::get_with`).
+    pub(crate) fn get_with(
+        &self,
+        vm: &mut Vm,
+        deadline: Deadline,
+        on_take: &dyn Fn(&[u8]),
+    ) -> VmResult<Option<Vec<u8>>> {
+        match self.0.get_with(vm, true, deadline, on_take) {
             Ok(item) => Ok(Some(item.bytes().to_vec())),
             Err(e) if &*e.error().kind == "QueueEmpty" => Ok(None),
             Err(e) => Err(e),
