@@ -35,6 +35,7 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     random::FUNCS,
     os::FUNCS,
     fs::FUNCS,
+    crate::runtime::manager::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {

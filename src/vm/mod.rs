@@ -139,6 +139,8 @@ pub struct Vm {
     handle_count: u64,
     /// This process's children, its own Process object and name numbering.
     pub procs: crate::runtime::process::Runtime,
+    /// This process's connections to managers (section 13).
+    pub managers: crate::runtime::manager::Clients,
 }
 
 impl Vm {
@@ -175,6 +177,7 @@ impl Vm {
             handles: FxHashMap::default(),
             handle_count: 0,
             procs: Default::default(),
+            managers: Default::default(),
         };
         crate::stdlib::register(&mut vm);
         crate::runtime::process::install(&mut vm);
