@@ -295,12 +295,17 @@ impl Enc<'_> {
                     fields: out,
                 }
             }
-            Value::Object(h) => match h.0.shared_id() {
-                Some(id) => Wire::Handle {
+            Value::Object(h) => match (h.0.portable(), h.0.shared_id()) {
+                // a manager proxy: plain data any process can use
+                (Some((tag, data)), _) => Wire::Portable {
+                    tag: tag.to_string(),
+                    data: Box::new(self.wire(&data, d)?),
+                },
+                (None, Some(id)) => Wire::Handle {
                     type_name: h.0.type_name().to_string(),
                     id,
                 },
-                None => return Err(cannot_send(v)),
+                (None, None) => return Err(cannot_send(v)),
             },
             Value::Func(c) => {
                 let c = c.clone();

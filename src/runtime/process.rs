@@ -550,6 +550,30 @@ fn after_fork_in_child(vm: &mut Vm) {
     // nor is the parent's result pipe, if the parent is itself a child
     vm.procs.result_fd = None;
     vm.procs.pools.clear();
+    // nor are its connections to managers (replies would go astray)
+    crate::runtime::manager::forget_inherited(vm);
+}
+
+/// Records a helper process the runtime started (a manager's server) as a
+/// daemon child of this process: like a daemon `Process`, it is terminated
+/// and reaped when this process ends. Returns its record, for `end_helper`.
+pub(crate) fn adopt_helper(vm: &mut Vm, pid: i32, name: &str) -> Rc<ProcState> {
+    let st = Rc::new(ProcState::new(name.to_string(), String::new()));
+    st.pid.set(pid);
+    st.daemon.set(true);
+    vm.procs.children.push(st.clone());
+    st
+}
+
+/// Ends a helper recorded by `adopt_helper` now: kills and reaps it (it holds
+/// no state worth a graceful end). Does nothing if it has been reaped, or in
+/// a forked copy of the process that started it.
+pub(crate) fn end_helper(st: &ProcState) {
+    if st.poll_exit(false) {
+        return;
+    }
+    let _ = nix::sys::signal::kill(Pid::from_raw(st.pid.get()), Signal::SIGKILL);
+    st.poll_exit(true);
 }
 
 /// At the end of a program (or of a child): joins the non-daemon children,

@@ -40,6 +40,7 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     crate::runtime::pool::FUNCS,
     crate::runtime::sync::FUNCS,
     crate::runtime::shared::FUNCS,
+    crate::runtime::manager::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {

@@ -141,6 +141,8 @@ pub struct Vm {
     pub procs: crate::runtime::process::Runtime,
     protos: FxHashMap<u64, std::rc::Weak<Proto>>,
     proto_count: u64,
+    /// This process's connections to managers (section 13).
+    pub managers: crate::runtime::manager::Clients,
 }
 
 impl Vm {
@@ -179,6 +181,7 @@ impl Vm {
             procs: Default::default(),
             protos: FxHashMap::default(),
             proto_count: 0,
+            managers: Default::default(),
         };
         crate::stdlib::register(&mut vm);
         crate::runtime::process::install(&mut vm);

@@ -1,0 +1,279 @@
+//! The client side of the manager protocol: one connection per (process,
+//! server), opened on first use, and the round trip of one request.
+//!
+//! A request is one write; its reply one read, usually. The socket is in
+//! blocking mode with send and receive timeouts of `shm::SLICE`, so a wait for
+//! a reply (a `get` the server keeps until an item comes) returns every slice
+//! to check for Ctrl-C. On Ctrl-C the client asks the server to cancel the
+//! request and reads until it knows whether the request was served: if it
+//! was, its result is returned and the interrupt is raised at the next check,
+//! so an item taken from a queue is never lost.
+//!
+//! A forked child must not use its parent's connections (the replies would go
+//! to whichever process reads first): the table is emptied in every child
+//! (`forget_inherited`), and each connection also remembers its process.
+
+use super::codec::{self, Reply};
+use crate::runtime::shm::SLICE;
+use crate::value::{Exc, Value, VmResult};
+use crate::vm::Vm;
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::io::{ErrorKind, Read, Write};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixStream};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// This process's connections to managers, by server address.
+#[derive(Default)]
+pub struct Clients {
+    conns: FxHashMap<Rc<str>, Rc<RefCell<Conn>>>,
+    /// True in a manager's server process, which must never call itself.
+    pub(crate) serving: bool,
+}
+
+/// One connection: its socket, the process that opened it, and buffers kept
+/// between requests so that a round trip allocates nothing.
+struct Conn {
+    pid: u32,
+    stream: UnixStream,
+    out: Vec<u8>,
+    input: Vec<u8>,
+    /// Bytes of `input` holding data.
+    filled: usize,
+}
+
+/// How long a cancelled request may take to be confirmed before the
+/// connection is given up.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+pub(super) fn gone() -> Exc {
+    Exc::new("ProcessError", "the manager has shut down")
+}
+
+/// Forgets the parent's connections in a forked child (closing its copies).
+pub fn forget_inherited(vm: &mut Vm) {
+    vm.managers.conns.clear();
+}
+
+/// Closes this process's connection to `address`, if any.
+pub(super) fn disconnect(vm: &mut Vm, address: &str) {
+    vm.managers.conns.remove(address);
+}
+
+fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
+    let pid = std::process::id();
+    if let Some(c) = vm.managers.conns.get(address) {
+        if c.borrow().pid == pid {
+            return Ok(c.clone());
+        }
+    }
+    vm.managers.conns.remove(address);
+    let addr = SocketAddr::from_abstract_name(address.as_bytes()).map_err(|_| gone())?;
+    let stream = loop {
+        match UnixStream::connect_addr(&addr) {
+            Ok(s) => break s,
+            Err(e) if e.kind() == ErrorKind::Interrupted => vm.check_interrupt()?,
+            Err(e) => {
+                return Err(match e.raw_os_error() {
+                    Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => gone(),
+                    _ => Exc::new(
+                        "ProcessError",
+                        format!("cannot connect to the manager: {e}"),
+                    ),
+                });
+            }
+        }
+    };
+    let _ = stream.set_read_timeout(Some(SLICE));
+    let _ = stream.set_write_timeout(Some(SLICE));
+    let conn = Rc::new(RefCell::new(Conn {
+        pid,
+        stream,
+        out: Vec::new(),
+        input: vec![0; 1 << 16],
+        filled: 0,
+    }));
+    vm.managers.conns.insert(address.clone(), conn.clone());
+    Ok(conn)
+}
+
+/// Sends a request to the server at `address` and returns its result: the
+/// value, or the error the operation raised there (same kind and message).
+pub(super) fn call(
+    vm: &mut Vm,
+    address: &Rc<str>,
+    id: u64,
+    name: &str,
+    pos: &[Value],
+    names: &[Rc<str>],
+    named: &[Value],
+) -> VmResult<Value> {
+    if vm.managers.serving {
+        return Err(Exc::new(
+            "ProcessError",
+            "a manager's server cannot use manager proxies (of any manager)",
+        ));
+    }
+    let conn = connection(vm, address)?;
+    let Ok(mut c) = conn.try_borrow_mut() else {
+        return Err(Exc::new(
+            "ProcessError",
+            "the connection to the manager is busy",
+        ));
+    };
+    let mut out = std::mem::take(&mut c.out);
+    let encoded = codec::request(vm, &mut out, id, name, pos, names, named);
+    let outcome = match encoded {
+        Ok(()) => c.round_trip(vm, &out),
+        Err(e) => Ok(Err(e)),
+    };
+    c.out = out;
+    drop(c);
+    match outcome {
+        Ok(result) => result,
+        Err(e) => {
+            // the stream is in an unknown state: never use it again
+            disconnect(vm, address);
+            Err(e)
+        }
+    }
+}
+
+impl Conn {
+    /// Writes the request and reads its reply. The outer error means the
+    /// connection is unusable; the inner result is the operation's.
+    fn round_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<VmResult<Value>> {
+        self.send(vm, request)?;
+        match self.receive(vm, None) {
+            Ok(reply) => self.decode(vm, reply),
+            Err(Wait::Interrupted(ki)) => self.cancel(vm, ki),
+            Err(Wait::Failed(e)) => Err(e),
+        }
+    }
+
+    fn send(&mut self, vm: &mut Vm, bytes: &[u8]) -> VmResult<()> {
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.stream.write(&bytes[done..]) {
+                Ok(0) => return Err(gone()),
+                Ok(n) => done += n,
+                Err(e) if is_slice_end(&e) => vm.check_interrupt()?,
+                Err(_) => return Err(gone()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until a whole reply frame is in `input`; returns its length. With
+    /// `limit`, gives up (as a failure) at that instant; without, returns
+    /// `Interrupted` when Ctrl-C is pressed.
+    fn receive(&mut self, vm: &mut Vm, limit: Option<Instant>) -> Result<usize, Wait> {
+        loop {
+            if self.filled >= 4 {
+                let len = u32::from_le_bytes([
+                    self.input[0],
+                    self.input[1],
+                    self.input[2],
+                    self.input[3],
+                ]) as usize;
+                if len > crate::wire::MAX_FRAME {
+                    return Err(Wait::Failed(Exc::new(
+                        "ProcessError",
+                        "the manager sent a corrupt reply",
+                    )));
+                }
+                if self.filled >= 4 + len {
+                    return Ok(len);
+                }
+                if self.input.len() < 4 + len {
+                    self.input.resize(4 + len, 0);
+                }
+            }
+            match self.stream.read(&mut self.input[self.filled..]) {
+                Ok(0) => return Err(Wait::Failed(gone())),
+                Ok(n) => self.filled += n,
+                Err(e) if is_slice_end(&e) => match limit {
+                    Some(l) if Instant::now() >= l => return Err(Wait::Failed(gone())),
+                    Some(_) => {}
+                    None => vm.check_interrupt().map_err(Wait::Interrupted)?,
+                },
+                Err(_) => return Err(Wait::Failed(gone())),
+            }
+        }
+    }
+
+    /// Decodes the reply of length `len` at the front of `input` and removes it.
+    fn decode(&mut self, vm: &mut Vm, len: usize) -> VmResult<VmResult<Value>> {
+        let reply = codec::read_reply(vm, &self.input[4..4 + len]);
+        self.input.copy_within(4 + len..self.filled, 0);
+        self.filled -= 4 + len;
+        if self.input.len() > 1 << 20 && self.filled < 1 << 16 {
+            // a huge reply passed: do not keep its buffer
+            self.input.truncate(1 << 16);
+            self.input.shrink_to_fit();
+        }
+        match reply {
+            Ok(Reply::Done(r)) => Ok(r),
+            Ok(Reply::Cancelled) | Err(_) => Err(Exc::new(
+                "ProcessError",
+                "the manager sent an unexpected reply",
+            )),
+        }
+    }
+
+    /// Ctrl-C while waiting: asks the server to drop the request, then learns
+    /// whether it had been served already (its reply comes first).
+    fn cancel(&mut self, vm: &mut Vm, ki: Exc) -> VmResult<VmResult<Value>> {
+        let mut frame = Vec::new();
+        codec::request(vm, &mut frame, 0, "cancel", &[], &[], &[])?;
+        // a second Ctrl-C must not cut this short: the stream would be lost
+        let limit = Some(Instant::now() + CANCEL_WAIT);
+        let interrupted = |_| ki.clone_exc();
+        self.send(vm, &frame).map_err(interrupted)?;
+        let first = self.receive(vm, limit).map_err(|_| ki.clone_exc())?;
+        if self.input.get(4) == Some(&codec::CANCELLED) && first == 1 {
+            self.decode_cancelled(first);
+            return Ok(Err(ki));
+        }
+        // the request was served before the cancel arrived: keep its result,
+        // and raise the interrupt at the next check
+        let result = self.decode(vm, first)?;
+        let ack = self.receive(vm, limit).map_err(|_| ki.clone_exc())?;
+        self.decode_cancelled(ack);
+        vm.interrupt.store(true, Ordering::SeqCst);
+        Ok(result)
+    }
+
+    fn decode_cancelled(&mut self, len: usize) {
+        self.input.copy_within(4 + len..self.filled, 0);
+        self.filled -= 4 + len;
+    }
+}
+
+/// Why a wait for a reply ended without one.
+enum Wait {
+    Interrupted(Exc),
+    Failed(Exc),
+}
+
+/// A read or write that returned because the slice timeout passed or a
+/// signal arrived: time to check for interrupts.
+fn is_slice_end(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+    )
+}
+
+trait CloneExc {
+    fn clone_exc(&self) -> Exc;
+}
+
+impl CloneExc for Exc {
+    fn clone_exc(&self) -> Exc {
+        Exc::Error(self.error().clone())
+    }
+}
