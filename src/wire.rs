@@ -61,15 +61,21 @@ enum Wire {
         type_name: String,
         id: u64,
     },
+    /// A closure: `id` names it within the message, so that a closure that
+    /// captures itself (a recursive local function) can refer back to it.
     Func {
+        id: u64,
         proto: Box<ProtoW>,
         upvals: Vec<Wire>,
     },
     /// A closure whose prototype the receiver has under this number.
     FuncRef {
+        id: u64,
         serial: u64,
         upvals: Vec<Wire>,
     },
+    /// The closure `id`, which is being rebuilt around this point.
+    ClosureRef(u64),
     /// A handle that names its object in a way any process can use.
     Portable {
         tag: String,
@@ -117,44 +123,55 @@ fn config() -> impl bincode::config::Config {
 }
 
 /// What the receivers of a message are known to have: they were forked from
-/// this process when it had `globals` global slots and had numbered `protos`
-/// prototypes. Globals below the first are neither sent nor remapped;
-/// functions whose prototype is not newer than the second go by number.
-#[derive(Clone, Copy, Debug, Default)]
+/// this process when the globals marked in `defined` had values and it had
+/// numbered `protos` prototypes. Those globals are neither sent nor remapped
+/// (a global declared then but set later still travels); functions whose
+/// prototype is not newer than `protos` go by number.
+#[derive(Clone, Debug, Default)]
 pub struct Horizon {
-    pub globals: u32,
+    pub defined: Vec<bool>,
     pub protos: u64,
 }
 
 impl Horizon {
     /// Nothing is known of the receiver: send everything.
     pub const NONE: Horizon = Horizon {
-        globals: 0,
+        defined: Vec::new(),
         protos: 0,
     };
 
     /// What processes forked from this one right now will have.
     pub fn now(vm: &Vm) -> Horizon {
         Horizon {
-            globals: vm.globals.values.len() as u32,
+            defined: vm
+                .globals
+                .values
+                .iter()
+                .map(|v| !matches!(v, Value::Undef))
+                .collect(),
             protos: vm.proto_count(),
         }
+    }
+
+    fn has_global(&self, slot: u32) -> bool {
+        self.defined.get(slot as usize).copied().unwrap_or(false)
     }
 }
 
 /// Serialises a value for another process.
 pub fn encode(vm: &mut Vm, v: &Value) -> VmResult<Vec<u8>> {
-    encode_for(vm, v, Horizon::NONE)
+    encode_for(vm, v, &Horizon::NONE)
 }
 
 /// Serialises a value for processes that have what `horizon` says.
-pub fn encode_for(vm: &mut Vm, v: &Value, horizon: Horizon) -> VmResult<Vec<u8>> {
+pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>> {
     let mut enc = Enc {
         vm,
         horizon,
         sources: Vec::new(),
         globals: Vec::new(),
         seen: FxHashMap::default(),
+        open_closures: Vec::new(),
     };
     let value = enc.wire(v, 0)?;
     let msg = Message {
@@ -186,6 +203,7 @@ pub fn decode(vm: &mut Vm, bytes: &[u8]) -> VmResult<Value> {
         vm,
         sources,
         slots: FxHashMap::default(),
+        closures: FxHashMap::default(),
     };
     // first every global gets its slot here, so that code can be remapped;
     // then the ones this process did not have get the values that came along
@@ -227,11 +245,13 @@ fn corrupt(message: String) -> Exc {
 
 struct Enc<'a> {
     vm: &'a mut Vm,
-    horizon: Horizon,
+    horizon: &'a Horizon,
     sources: Vec<Rc<Source>>,
     globals: Vec<(u32, u32, String, Option<Wire>)>,
     /// Global slots already listed (a recursive function names itself).
     seen: FxHashMap<u32, ()>,
+    /// Closures being encoded, innermost last (a closure may capture itself).
+    open_closures: Vec<u64>,
 }
 
 impl Enc<'_> {
@@ -309,18 +329,29 @@ impl Enc<'_> {
             },
             Value::Func(c) => {
                 let c = c.clone();
+                let id = Rc::as_ptr(&c) as usize as u64;
+                if self.open_closures.contains(&id) {
+                    return Ok(Wire::ClosureRef(id));
+                }
+                self.open_closures.push(id);
                 let mut upvals = Vec::with_capacity(c.upvals.len());
                 for cell in c.upvals.iter() {
                     let v = cell.borrow().clone();
                     upvals.push(self.wire(&v, d)?);
                 }
+                self.open_closures.pop();
                 if c.proto.serial <= self.horizon.protos {
+                    // the receiver has the code, not necessarily the globals
+                    // set since: those the code names still travel
+                    self.proto_globals(&c.proto, d)?;
                     Wire::FuncRef {
+                        id,
                         serial: c.proto.serial,
                         upvals,
                     }
                 } else {
                     Wire::Func {
+                        id,
                         proto: Box::new(self.proto(&c.proto, d)?),
                         upvals,
                     }
@@ -402,12 +433,26 @@ impl Enc<'_> {
         })
     }
 
+    /// Lists the globals a prototype and its nested ones name.
+    fn proto_globals(&mut self, p: &Rc<Proto>, depth: usize) -> VmResult<()> {
+        if depth > crate::value::MAX_NESTING {
+            return Ok(());
+        }
+        for slot in global_slots(&p.code).collect::<Vec<_>>() {
+            self.global(slot, depth)?;
+        }
+        for q in &p.protos {
+            self.proto_globals(q, depth + 1)?;
+        }
+        Ok(())
+    }
+
     /// Lists global `slot` (with its value when it can travel) unless the
     /// receiver has it already: a builtin, or a slot below the horizon.
     fn global(&mut self, slot: u32, depth: usize) -> VmResult<()> {
         let g = &self.vm.globals;
         let owner = g.owners.get(slot as usize).copied().unwrap_or(0);
-        if owner == 0 || slot < self.horizon.globals || self.seen.contains_key(&slot) {
+        if owner == 0 || self.horizon.has_global(slot) || self.seen.contains_key(&slot) {
             return Ok(());
         }
         self.seen.insert(slot, ());
@@ -417,7 +462,14 @@ impl Enc<'_> {
             Value::Undef => None,
             // a global that cannot travel (a file, a generator) is simply not
             // defined in the receiver; using it there is a NameError
-            v => self.wire(&v, depth + 1).ok(),
+            v => {
+                // a global's value is rebuilt on its own, before the message's
+                // value: it must not refer back into closures open here
+                let open = std::mem::take(&mut self.open_closures);
+                let w = self.wire(&v, depth + 1).ok();
+                self.open_closures = open;
+                w
+            }
         };
         self.globals.push((slot, owner, name, value));
         Ok(())
@@ -436,6 +488,8 @@ struct Dec<'a> {
     sources: Vec<Rc<Source>>,
     /// The sender's global slots to this process's.
     slots: FxHashMap<u32, u32>,
+    /// Closures rebuilt so far, by their id in the message.
+    closures: FxHashMap<u64, Value>,
 }
 
 impl Dec<'_> {
@@ -504,16 +558,21 @@ impl Dec<'_> {
                     )));
                 }
             },
-            Wire::Func { proto, upvals } => {
+            Wire::Func { id, proto, upvals } => {
                 let proto = self.proto(*proto)?;
-                self.closure(proto, upvals)?
+                self.closure(id, proto, upvals)?
             }
-            Wire::FuncRef { serial, upvals } => {
+            Wire::FuncRef { id, serial, upvals } => {
                 let proto = self.vm.proto_by_serial(serial).ok_or_else(|| {
                     corrupt("the message names a function this process does not have".into())
                 })?;
-                self.closure(proto, upvals)?
+                self.closure(id, proto, upvals)?
             }
+            Wire::ClosureRef(id) => self
+                .closures
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| corrupt("the message refers to an unknown closure".into()))?,
             Wire::Portable { tag, data } => {
                 let data = self.value(*data)?;
                 crate::runtime::revive(self.vm, &tag, data)?
@@ -526,20 +585,27 @@ impl Dec<'_> {
         })
     }
 
-    fn closure(&mut self, proto: Rc<Proto>, upvals: Vec<Wire>) -> VmResult<Value> {
+    /// Rebuilds a closure: made first with empty cells and recorded under
+    /// `id`, so that its captured values can refer back to it.
+    fn closure(&mut self, id: u64, proto: Rc<Proto>, upvals: Vec<Wire>) -> VmResult<Value> {
         if upvals.len() != proto.captures.len() {
             return Err(corrupt(
                 "the message has a closure with the wrong captures".into(),
             ));
         }
-        let mut cells = Vec::with_capacity(upvals.len());
-        for u in upvals {
-            cells.push(Rc::new(RefCell::new(self.value(u)?)));
-        }
-        Ok(Value::Func(Rc::new(Closure {
+        let cells: Vec<crate::value::CellRef> = (0..upvals.len())
+            .map(|_| Rc::new(RefCell::new(Value::Nil)))
+            .collect();
+        let f = Value::Func(Rc::new(Closure {
             proto,
-            upvals: cells.into_boxed_slice(),
-        })))
+            upvals: cells.clone().into_boxed_slice(),
+        }));
+        self.closures.insert(id, f.clone());
+        for (cell, u) in cells.iter().zip(upvals) {
+            let v = self.value(u)?;
+            *cell.borrow_mut() = v;
+        }
+        Ok(f)
     }
 
     fn proto(&mut self, p: ProtoW) -> VmResult<Rc<Proto>> {

@@ -62,7 +62,8 @@ struct Job {
     /// Chunks whose results came back, in completion order (for imap_unordered).
     arrived: VecDeque<usize>,
     done: usize,
-    error: Option<(Rc<str>, String)>,
+    /// The error of each failed chunk (imap raises it when it reaches that chunk).
+    errors: Vec<Option<(Rc<str>, String)>>,
     /// The AsyncResult of map_async, completed when every chunk is in.
     result: Option<Rc<ResultState>>,
     total_items: usize,
@@ -100,6 +101,9 @@ pub struct PoolInner {
     terminated: Cell<bool>,
     /// Stop messages queued after close (one per worker that will need it).
     stops: Cell<usize>,
+    /// A callback is running: others wait their turn in `deferred`.
+    in_callback: Cell<bool>,
+    deferred: RefCell<VecDeque<(Rc<ResultState>, Outcome)>>,
 }
 
 /// The `Pool` handle.
@@ -161,7 +165,7 @@ impl PoolInner {
         let id = self.next_id.get() + 1;
         self.next_id.set(id);
         let msg = Value::list(vec![Value::Int(mode as i64), f.clone(), args, kwargs]);
-        let body = wire::encode_for(vm, &msg, self.horizon)?;
+        let body = wire::encode_for(vm, &msg, &self.horizon)?;
         let mut bytes = Vec::with_capacity(8 + body.len());
         bytes.extend_from_slice(&id.to_le_bytes());
         bytes.extend_from_slice(&body);
@@ -240,7 +244,7 @@ impl PoolInner {
             return Ok(());
         };
         match p {
-            Pending::Apply(r) => finish_result(vm, &r, outcome),
+            Pending::Apply(r) => self.finish_result(vm, &r, outcome),
             Pending::Chunk(job, index) => {
                 let finished = {
                     let mut j = job.borrow_mut();
@@ -252,9 +256,7 @@ impl PoolInner {
                         }
                         Outcome::Ok(_) => j.chunks[index] = Some(Vec::new()),
                         Outcome::Err(kind, message) => {
-                            if j.error.is_none() {
-                                j.error = Some((kind, message));
-                            }
+                            j.errors[index] = Some((kind, message));
                             j.chunks[index] = Some(Vec::new());
                         }
                     }
@@ -269,7 +271,7 @@ impl PoolInner {
                     let r = job.borrow().result.clone();
                     if let Some(r) = r {
                         let outcome = job_outcome(&job.borrow());
-                        finish_result(vm, &r, outcome)?;
+                        self.finish_result(vm, &r, outcome)?;
                     }
                 }
                 Ok(())
@@ -395,7 +397,7 @@ impl Drop for PoolInner {
 }
 
 fn job_outcome(j: &Job) -> Outcome {
-    match &j.error {
+    match j.errors.iter().flatten().next() {
         Some((k, m)) => Outcome::Err(k.clone(), m.clone()),
         None => Outcome::Ok(Value::list(
             j.chunks.iter().flatten().flatten().cloned().collect(),
@@ -403,9 +405,37 @@ fn job_outcome(j: &Job) -> Outcome {
     }
 }
 
-/// Records an outcome and runs the matching callback.
-fn finish_result(vm: &mut Vm, r: &Rc<ResultState>, outcome: Outcome) -> VmResult<()> {
-    *r.outcome.borrow_mut() = Some(outcome.clone());
+impl PoolInner {
+    /// Records an outcome and runs the matching callback, one callback at a
+    /// time: a result that arrives while a callback runs (it may sleep or
+    /// wait on the pool) is recorded at once, its callback runs afterwards.
+    fn finish_result(&self, vm: &mut Vm, r: &Rc<ResultState>, outcome: Outcome) -> VmResult<()> {
+        *r.outcome.borrow_mut() = Some(outcome.clone());
+        if r.callback.is_none() && r.error_callback.is_none() {
+            return Ok(());
+        }
+        self.deferred.borrow_mut().push_back((r.clone(), outcome));
+        if self.in_callback.get() {
+            return Ok(());
+        }
+        self.in_callback.set(true);
+        let mut result = Ok(());
+        loop {
+            let next = self.deferred.borrow_mut().pop_front();
+            let Some((r, outcome)) = next else {
+                break;
+            };
+            if let Err(e) = run_callback(vm, &r, outcome) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.in_callback.set(false);
+        result
+    }
+}
+
+fn run_callback(vm: &mut Vm, r: &Rc<ResultState>, outcome: Outcome) -> VmResult<()> {
     match outcome {
         Outcome::Ok(v) => {
             if let Some(cb) = &r.callback {
@@ -632,6 +662,8 @@ fn pool(vm: &mut Vm, args: Args) -> VmResult<Value> {
         closed: Cell::new(false),
         terminated: Cell::new(false),
         stops: Cell::new(0),
+        in_callback: Cell::new(false),
+        deferred: RefCell::new(VecDeque::new()),
     });
     for slot in 0..nslots {
         if let Err(e) = inner.start_worker(vm, slot) {
@@ -805,7 +837,7 @@ impl Pool {
             chunks: vec![None; nchunks],
             arrived: VecDeque::new(),
             done: 0,
-            error: None,
+            errors: vec![None; nchunks],
             result: None,
             total_items: total,
             items_done: 0,
@@ -937,7 +969,8 @@ impl Pool {
                     error_callback: given(error_callback),
                 });
                 if empty {
-                    finish_result(vm, &r, Outcome::Ok(Value::list(Vec::new())))?;
+                    self.0
+                        .finish_result(vm, &r, Outcome::Ok(Value::list(Vec::new())))?;
                 } else {
                     job.borrow_mut().result = Some(r.clone());
                 }
@@ -1135,7 +1168,7 @@ impl MapIter {
             match ready {
                 Some(i) => {
                     let j = self.job.borrow();
-                    if let Some((kind, message)) = &j.error {
+                    if let Some((kind, message)) = &j.errors[i] {
                         let (kind, message) = (kind.clone(), message.clone());
                         drop(j);
                         self.next_chunk.set(nchunks);
