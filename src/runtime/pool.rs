@@ -197,8 +197,8 @@ impl PoolInner {
             if deadline.expired() {
                 return Ok(false);
             }
-            if self.pending.borrow().is_empty() && !done() {
-                // nothing can arrive: e.g. a job whose results were all taken
+            if self.pending.borrow().is_empty() && self.workers.borrow().is_empty() {
+                // nothing can arrive any more (a terminated pool, say)
                 return Ok(done());
             }
             let slice = Deadline::after(Some(deadline.slice().as_secs_f64()));
