@@ -12,6 +12,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod embed;
 mod error;
+pub mod repl;
 pub mod runtime;
 pub mod stdlib;
 pub mod syntax;

@@ -87,8 +87,8 @@ fn run(cli: Cli) -> i32 {
                 ("<stdin>".to_string(), r, cli.args)
             }
             None => {
-                eprintln!("proc: the REPL is not available yet; run `proc FILE.proc`");
-                return 2;
+                interp.set_args(cli.args);
+                return proc_lang::repl::run(interp);
             }
             Some(path) => (path.to_string(), std::fs::read(path), cli.args),
         }

@@ -79,6 +79,7 @@ enum Pending {
 struct Worker {
     pid: i32,
     slot: usize,
+    name: String,
 }
 
 /// A pool, shared by its handle and its AsyncResults and iterators.
@@ -149,7 +150,7 @@ impl PoolInner {
             // SAFETY: ending the worker without running the parent's destructors.
             unsafe { libc::_exit(code) }
         }
-        self.workers.borrow_mut().push(Worker { pid, slot });
+        self.workers.borrow_mut().push(Worker { pid, slot, name });
         Ok(())
     }
 
@@ -684,6 +685,28 @@ pub fn finish_all(vm: &mut Vm) {
             p.terminate(vm);
         }
     }
+}
+
+/// The workers of this process's open pools, for the REPL's `:procs`: a
+/// worker is `busy` while its slot names a task. Nothing is reaped here (the
+/// pool notices dead workers itself).
+pub fn worker_rows(vm: &Vm) -> Vec<crate::runtime::process::ChildRow> {
+    let mut rows = Vec::new();
+    for p in vm.procs.pools.iter().filter_map(Weak::upgrade) {
+        if p.owner != std::process::id() || p.terminated.get() {
+            continue;
+        }
+        for w in p.workers.borrow().iter() {
+            let busy = slot_word(&p, w.slot).load(Ordering::SeqCst) != 0;
+            rows.push(crate::runtime::process::ChildRow {
+                pid: w.pid,
+                name: w.name.clone(),
+                daemon: true,
+                state: if busy { "busy" } else { "idle" }.to_string(),
+            });
+        }
+    }
+    rows
 }
 
 /// Collects finished results and runs callbacks of every pool (called while

@@ -270,6 +270,10 @@ impl NativeState for ProcState {
         })
     }
 
+    fn attr_names(&self) -> &'static [&'static str] {
+        &["name", "daemon", "pid", "exitcode", "error"]
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -593,6 +597,48 @@ pub fn finish(vm: &mut Vm) {
         c.poll_exit(true);
     }
     vm.flush();
+}
+
+/// A child of this process as the REPL's `:procs` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChildRow {
+    pub pid: i32,
+    pub name: String,
+    pub daemon: bool,
+    /// `running`, `exited 0`, `killed by signal 15`; `busy` or `idle` for a
+    /// pool worker.
+    pub state: String,
+}
+
+/// This process's children that have not been joined: the processes it
+/// started, the runtime's helpers (a manager's server) and its pools'
+/// workers. Reaps the ended ones without waiting (as `start` does); their
+/// results stay for `join`.
+pub fn child_rows(vm: &Vm) -> Vec<ChildRow> {
+    let mut rows: Vec<ChildRow> = vm
+        .procs
+        .children
+        .iter()
+        .filter(|c| c.started() && !c.is_self.get())
+        .map(|c| {
+            let state = if c.poll_exit(false) {
+                match c.status.get().unwrap_or(0) {
+                    s if s < 0 => format!("killed by signal {}", -s),
+                    s => format!("exited {s}"),
+                }
+            } else {
+                "running".to_string()
+            };
+            ChildRow {
+                pid: c.pid.get(),
+                name: c.name.borrow().clone(),
+                daemon: c.daemon.get(),
+                state,
+            }
+        })
+        .collect();
+    rows.extend(crate::runtime::pool::worker_rows(vm));
+    rows
 }
 
 /// Forgets children that have been reaped.

@@ -67,6 +67,10 @@ pub trait NativeState: Any {
     fn set_attr(&self, _vm: &mut Vm, _name: &str, _value: &Value) -> Option<VmResult<()>> {
         None
     }
+    /// The attribute names `get_attr` answers, for REPL completion.
+    fn attr_names(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn as_any(&self) -> &dyn Any;
     fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
 }
