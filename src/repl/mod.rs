@@ -175,11 +175,18 @@ fn read_entry(editor: &mut Editor<ReplHelper, FileHistory>) -> Entry {
                 return Entry::End;
             }
         }
-        let first = text.trim_start();
-        if first.is_empty() || first.starts_with(':') || crate::syntax::is_complete(&text) {
+        if entry_is_done(&text) {
             return Entry::Text(text);
         }
     }
+}
+
+/// True when the lines read so far make an entry to run: a blank line, a
+/// meta-command, or code the parser finds complete (it parses, or fails before
+/// its end: an error to show now rather than a reason to read more).
+pub fn entry_is_done(text: &str) -> bool {
+    let first = text.trim_start();
+    first.is_empty() || first.starts_with(':') || crate::syntax::is_complete(text)
 }
 
 impl Repl {
@@ -228,13 +235,20 @@ impl Repl {
     }
 
     /// Prints an error's diagnostic; `exit(n)` leaves the REPL.
-    pub(crate) fn report(&mut self, e: Error) -> Flow {
+    pub(crate) fn report(&mut self, mut e: Error) -> Flow {
         if let Error::Exit { code } = e {
             return Flow::Exit(code);
         }
-        {
-            let mut interp = self.interp.borrow_mut();
-            interp.flush();
+        self.interp.borrow_mut().flush();
+        if let Error::Runtime(d) = &mut e {
+            // one frame is the entry itself, which the location already shows
+            if d.traceback.len() == 1 {
+                d.traceback.clear();
+            }
+        }
+        if e.kind() == "KeyboardInterrupt" {
+            // after the terminal's `^C`
+            eprintln!();
         }
         eprint!("{e}");
         let _ = std::io::stderr().flush();
@@ -250,5 +264,49 @@ impl Repl {
         }
         self.interp.borrow_mut().join_children();
         std::process::exit(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_is_done;
+
+    #[test]
+    fn entries_continue_exactly_while_incomplete() {
+        let more = [
+            "fn f(a) {\n",
+            "fn f(a) {\n    return a +\n",
+            "let xs = [1,\n",
+            "print(1,\n  2\n",
+            "let m = {\"a\": 1,\n",
+            "let s = \"\"\"one\n",
+            "let s = f\"\"\"a {x}\n",
+            "let x = 1 +\n",
+            "let x = not\n",
+            "class A extends\n",
+            "try {\n} \n",
+            "if x {\n    while true {\n",
+        ];
+        for text in more {
+            assert!(!entry_is_done(text), "{text:?} should read another line");
+        }
+        let done = [
+            "\n",
+            "   \n",
+            "1 + 2\n",
+            "fn f(a) {\n    return a\n}\n",
+            "let s = \"\"\"one\ntwo\"\"\"\n",
+            "# a comment\n",
+            ":load x.proc\n",
+            "  :vars\n",
+            // errors before the end are shown at once
+            "let x = )\n",
+            "let 1 = 2\n",
+            "\"abc\n",
+            "fn f() { return 1 } }\n",
+        ];
+        for text in done {
+            assert!(entry_is_done(text), "{text:?} should run");
+        }
     }
 }

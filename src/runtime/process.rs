@@ -611,7 +611,7 @@ pub struct ChildRow {
 }
 
 /// This process's children that have not been joined: the processes it
-/// started, the runtime's helpers (a manager's server) and its pools'
+/// started, the runtime's live helpers (a manager's server) and its pools'
 /// workers. Reaps the ended ones without waiting (as `start` does); their
 /// results stay for `join`.
 pub fn child_rows(vm: &Vm) -> Vec<ChildRow> {
@@ -620,6 +620,8 @@ pub fn child_rows(vm: &Vm) -> Vec<ChildRow> {
         .children
         .iter()
         .filter(|c| c.started() && !c.is_self.get())
+        // an ended helper, or a child whose result was read, is done with
+        .filter(|c| !c.poll_exit(false) || c.reader.borrow().is_some())
         .map(|c| {
             let state = if c.poll_exit(false) {
                 match c.status.get().unwrap_or(0) {

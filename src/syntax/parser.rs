@@ -75,7 +75,9 @@ fn parse_checked(src: &str) -> R<Block> {
 pub fn is_complete(src: &str) -> bool {
     match parse_program(src) {
         Ok(_) => true,
-        Err(e) => !e.incomplete,
+        // an error at the very end (`try { }` before its `catch` line) may be
+        // resolved by the next line as well
+        Err(e) => !(e.incomplete || e.offset >= src.trim_end().len()),
     }
 }
 
@@ -1619,6 +1621,7 @@ mod tests {
         assert!(!is_complete("let x = [1,"));
         assert!(!is_complete("let x = 1 +"));
         assert!(!is_complete("let s = \"\"\"abc"));
+        assert!(!is_complete("try {\n}\n"));
         assert!(is_complete("let x = 1"));
         assert!(is_complete("let x = )"));
     }
