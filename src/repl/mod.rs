@@ -128,7 +128,6 @@ fn new_editor(
     let config = Config::builder()
         .auto_add_history(false)
         .history_ignore_dups(true)?
-        .history_ignore_space(true)
         .max_history_size(HISTORY_SIZE)?
         .completion_type(CompletionType::List)
         .build();
