@@ -14,9 +14,9 @@ pub const COMMANDS: &[&str] = &[
     ":help", ":quit", ":load", ":vars", ":type", ":time", ":procs",
 ];
 
-/// What completes the text before `pos`: the byte offset where the replaced
-/// word starts, and the candidates, sorted.
-pub fn complete(vm: &Vm, line: &str, pos: usize) -> (usize, Vec<String>) {
+/// What completes the text before `pos` of a line that starts in `state`:
+/// the byte offset where the replaced word starts, and the candidates, sorted.
+pub fn complete(vm: &Vm, line: &str, pos: usize, state: State) -> (usize, Vec<String>) {
     let pos = floor_boundary(line, pos);
     let before = &line[..pos];
     if before.starts_with(':') && !before.contains(char::is_whitespace) {
@@ -29,7 +29,7 @@ pub fn complete(vm: &Vm, line: &str, pos: usize) -> (usize, Vec<String>) {
         .last()
         .map_or(pos, |(i, _)| i);
     let word = &before[start..];
-    if word.starts_with(|c: char| c.is_ascii_digit()) || in_string_or_comment(before) {
+    if word.starts_with(|c: char| c.is_ascii_digit()) || in_string_or_comment(before, state) {
         return (start, Vec::new());
     }
     let names = match before[..start].strip_suffix('.') {
@@ -57,8 +57,8 @@ fn matching(names: impl Iterator<Item = String>, prefix: &str) -> Vec<String> {
 }
 
 /// True when the cursor is inside a string or a comment (nothing to complete).
-fn in_string_or_comment(before: &str) -> bool {
-    let (tokens, state) = lexer::scan(before, State::Code);
+fn in_string_or_comment(before: &str, start: State) -> bool {
+    let (tokens, state) = lexer::scan(before, start);
     if state != State::Code {
         return true;
     }
@@ -222,7 +222,7 @@ mod tests {
     use crate::Interpreter;
 
     fn names(interp: &mut Interpreter, line: &str) -> (usize, Vec<String>) {
-        complete(interp.vm(), line, line.len())
+        complete(interp.vm(), line, line.len(), State::Code)
     }
 
     #[test]
@@ -240,6 +240,10 @@ mod tests {
         assert!(names(&mut interp, "# cou").1.is_empty());
         assert!(names(&mut interp, "\"cou").1.is_empty());
         assert!(names(&mut interp, "1").1.is_empty());
+        // inside a triple-quoted string opened on an earlier line
+        let line = "more cou";
+        let c = complete(interp.vm(), line, line.len(), State::Triple(b'"'));
+        assert!(c.1.is_empty());
     }
 
     #[test]

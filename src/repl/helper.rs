@@ -61,7 +61,7 @@ impl Completer for ReplHelper {
         let Ok(mut interp) = self.interp.try_borrow_mut() else {
             return Ok((pos, Vec::new()));
         };
-        let (start, names) = complete::complete(interp.vm(), line, pos);
+        let (start, names) = complete::complete(interp.vm(), line, pos, self.start.get());
         let pairs = names
             .into_iter()
             .map(|n| Pair {

@@ -139,6 +139,21 @@ mod tests {
     }
 
     #[test]
+    fn a_long_line_takes_microseconds() {
+        let line: String = (0..40).map(|i| format!("f({i}, \"s\") + ")).collect();
+        let start = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(highlight(&line, State::Code, Some(line.len())));
+        }
+        let per_call = start.elapsed() / 1000;
+        eprintln!("highlighting {} bytes: {per_call:?}", line.len());
+        assert!(
+            per_call < std::time::Duration::from_millis(5),
+            "{per_call:?}"
+        );
+    }
+
+    #[test]
     fn marks_the_matching_bracket() {
         let line = "f(a[1], \")\")";
         let (tokens, _) = lexer::scan(line, State::Code);
