@@ -96,6 +96,12 @@ fn multi_line_definitions() {
     p.exp_string("... ").unwrap();
     enter(&mut p, "two\"\"\"");
     assert!(enter(&mut p, "len(xs) + len(s)").contains("9\r\n"));
+    // lines pasted at once (no bracketed paste) are all read, in order
+    keys(
+        &mut p,
+        "fn tri(n) {\n    return n * 3\n}\nlet t = tri(4)\nt + 1\n",
+    );
+    p.exp_string("13\r\n").unwrap();
     quit(p);
 }
 
