@@ -221,8 +221,24 @@ fn ctrl_d_joins_children_and_exits() {
         "fn late() { sleep(0.5); print(\"child \" + \"finished\") }",
     );
     enter(&mut p, "let c = spawn late()");
+    // a daemon is terminated rather than waited for
+    enter(&mut p, "fn nap() { sleep(60) }");
+    enter(
+        &mut p,
+        "let d = Process(target: nap, daemon: true); d.start()",
+    );
+    let out = enter(&mut p, "d.pid");
+    let pid: i32 = out.lines().nth(1).unwrap_or("").trim().parse().unwrap();
+    let start = Instant::now();
     let rest = quit(p);
     assert!(rest.contains("child finished"), "{rest:?}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None);
+    assert_eq!(
+        gone,
+        Err(nix::errno::Errno::ESRCH),
+        "daemon {pid} still there"
+    );
 }
 
 #[test]
