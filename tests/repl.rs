@@ -273,6 +273,8 @@ fn meta_commands() {
     enter(&mut p, &format!(":load {}", script.display()));
     assert!(enter(&mut p, "from_file()").contains("\"loaded\""));
     assert!(enter(&mut p, ":nope").contains("unknown command"));
+    let out = enter(&mut p, ":load /no/such/file.proc");
+    assert!(out.contains("(os error 2)\r\n"), "{out:?}");
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
 }

@@ -249,7 +249,13 @@ impl Repl {
             // after the terminal's `^C`
             eprintln!();
         }
-        eprint!("{e}");
+        let text = e.to_string();
+        // diagnostics end with a newline; an I/O error's one line does not
+        if text.ends_with('\n') {
+            eprint!("{text}");
+        } else {
+            eprintln!("{text}");
+        }
         let _ = std::io::stderr().flush();
         self.after_fork_check(e.exit_code())
     }
