@@ -265,6 +265,36 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_random_text() {
+        // every tricky character, in pseudo-random order (a fixed LCG)
+        let alphabet: Vec<char> = "aéf b'\"\\#.0x1e+-([{}])\n\t😀_:".chars().collect();
+        let mut seed: u64 = 7;
+        let mut interp = crate::Interpreter::new();
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 24) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            for start in [State::Code, State::Triple(b'"')] {
+                let (tokens, _) = scan(&text, start);
+                for t in &tokens {
+                    assert!(text.is_char_boundary(t.start) && text.is_char_boundary(t.end));
+                }
+                for cursor in 0..=text.len() {
+                    let h = crate::repl::highlight::highlight(&text, start, Some(cursor));
+                    assert!(h.len() >= text.len());
+                }
+            }
+            for pos in 0..=text.len() {
+                let _ = crate::repl::complete::complete(interp.vm(), &text, pos, State::Code);
+            }
+        }
+    }
+
+    #[test]
     fn never_panics_on_odd_text() {
         for text in [
             "é\"", "1e", "0x", "'", "\\", "\"\"\"\\", "f", "b'", "1.", "#", "é.é",
