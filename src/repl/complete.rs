@@ -14,11 +14,18 @@ pub const COMMANDS: &[&str] = &[
     ":help", ":quit", ":load", ":vars", ":type", ":time", ":procs",
 ];
 
+/// What Tab inserts where nothing precedes it on the line.
+pub const INDENT: &str = "    ";
+
 /// What completes the text before `pos` of a line that starts in `state`:
 /// the byte offset where the replaced word starts, and the candidates, sorted.
 pub fn complete(vm: &Vm, line: &str, pos: usize, state: State) -> (usize, Vec<String>) {
     let pos = floor_boundary(line, pos);
     let before = &line[..pos];
+    // Tab at the start of a line indents (also when code with tabs is pasted)
+    if before.rsplit('\n').next().unwrap_or("").trim().is_empty() {
+        return (pos, vec![INDENT.to_string()]);
+    }
     if before.starts_with(':') && !before.contains(char::is_whitespace) {
         return (0, matching(COMMANDS.iter().map(|c| c.to_string()), before));
     }
@@ -240,6 +247,11 @@ mod tests {
         assert!(names(&mut interp, "# cou").1.is_empty());
         assert!(names(&mut interp, "\"cou").1.is_empty());
         assert!(names(&mut interp, "1").1.is_empty());
+        assert_eq!(names(&mut interp, "  "), (2, vec![INDENT.to_string()]));
+        assert_eq!(
+            names(&mut interp, "fn f() {\n"),
+            (9, vec![INDENT.to_string()])
+        );
         // inside a triple-quoted string opened on an earlier line
         let line = "more cou";
         let c = complete(interp.vm(), line, line.len(), State::Triple(b'"'));
