@@ -12,7 +12,6 @@ pub mod compile;
 pub mod diagnostic;
 pub mod embed;
 mod error;
-pub mod repl;
 pub mod runtime;
 pub mod stdlib;
 pub mod syntax;
@@ -31,6 +30,9 @@ use std::path::Path;
 use std::rc::Rc;
 use value::Exc;
 use vm::{Config, Vm};
+
+/// The REPL (section 16) that `proc` starts on a terminal.
+pub mod repl;
 
 /// Parses and compiles `source` into unit `unit` of `vm`.
 pub(crate) fn compile_source(
