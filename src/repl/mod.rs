@@ -16,10 +16,10 @@
 //! - `commands.rs`: `:help :quit :load :vars :type :time :procs`
 
 mod commands;
-pub mod complete;
+mod complete;
 mod helper;
-pub mod highlight;
-pub mod lexer;
+mod highlight;
+mod lexer;
 
 use crate::{Error, Interpreter, Value};
 use helper::ReplHelper;
