@@ -541,6 +541,8 @@ fn has_other_threads() -> bool {
 
 fn after_fork_in_child(vm: &mut Vm) {
     vm.rng = crate::stdlib::random::Rng::from_entropy();
+    // the parent's tasks stay in the parent
+    vm.forget_tasks();
     // the parent's children are not ours: forget them (closing our copies of
     // their pipes) without waiting for them
     for c in std::mem::take(&mut vm.procs.children) {
@@ -579,6 +581,8 @@ pub(crate) fn end_helper(st: &ProcState) {
 /// At the end of a program (or of a child): joins the non-daemon children,
 /// then terminates and reaps the daemon ones. Errors are ignored.
 pub fn finish(vm: &mut Vm) {
+    // the main script has ended: so have its tasks
+    vm.end_tasks();
     vm.flush();
     crate::runtime::pool::finish_all(vm);
     let children = std::mem::take(&mut vm.procs.children);

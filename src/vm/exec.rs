@@ -752,6 +752,23 @@ impl Vm {
         Ok(Step::Next)
     }
 
+    /// Writes the result of the call a suspended task blocked in (the
+    /// instruction before the top frame's ip) into the register it fills.
+    pub(crate) fn deliver(&mut self, fiber: &mut Fiber, v: Value) {
+        let Some(f) = fiber.frames.last() else {
+            return;
+        };
+        let op = f.closure.proto.code[(f.ip as usize).saturating_sub(1)];
+        let reg = match op {
+            Op::Call { func, .. } | Op::CallGlobal { func, .. } | Op::CallKw { func, .. } => func,
+            Op::CallMethod { base, .. } | Op::CallMethodKw { base, .. } => base,
+            // only calls suspend a task (`Sched::can_suspend`)
+            _ => return,
+        };
+        let slot = f.base as usize + reg as usize;
+        fiber.stack[slot] = v;
+    }
+
     /// Pops the running frame, delivering `v` to its caller. Returns the value when
     /// the frame was the fiber's first (the fiber is finished).
     #[inline]
@@ -778,6 +795,10 @@ impl Vm {
     /// Handles an error raised in the fiber's top frame: jumps to the innermost
     /// handler that takes it, or pops every frame and returns the error.
     pub(crate) fn unwind(&mut self, fiber: &mut Fiber, exc: Exc) -> VmResult<()> {
+        if self.switching() {
+            // a task blocked: its frames stay as they are (see task.rs)
+            return Err(exc);
+        }
         let err = exc.error().clone();
         while !fiber.frames.is_empty() {
             let index = fiber.frames.len() - 1;
