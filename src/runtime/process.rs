@@ -12,6 +12,7 @@
 //! state lives in the instance (`Instance::native`), and its attributes (`pid`,
 //! `exitcode`...) are read from that state so they are always current.
 
+use crate::runtime::reactor::{self, Pending, Wake};
 use crate::runtime::shm::Deadline;
 use crate::stdlib::os::require_processes;
 use crate::value::func::{NativeKind, want_str};
@@ -24,6 +25,7 @@ use nix::unistd::Pid;
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsRawFd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
@@ -620,6 +622,28 @@ fn join(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         None => None,
     };
     vm.flush();
+    if vm.tasks_active() {
+        // other tasks run until the child's result pipe closes (reactor.rs)
+        let wake = match st.reader.borrow().as_ref() {
+            Some(fd) => Wake::Fd(fd.as_raw_fd(), libc::POLLIN),
+            None => Wake::Local,
+        };
+        let st = st.clone();
+        let wait = Pending::new(
+            wake,
+            reactor::deadline_after(timeout),
+            move |vm, expired| {
+                if !st.read_available() {
+                    return Ok(expired.then_some(Value::Nil));
+                }
+                st.poll_exit(true);
+                st.take_result(vm)?;
+                prune(vm);
+                Ok(Some(st.result.borrow().clone()))
+            },
+        );
+        return vm.block(wait);
+    }
     if st.wait(vm, Deadline::after(timeout))? {
         prune(vm);
         Ok(st.result.borrow().clone())
