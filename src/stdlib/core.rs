@@ -163,7 +163,7 @@ fn assert(vm: &mut Vm, args: Args) -> VmResult<Value> {
     Err(Exc::new("AssertionError", message))
 }
 
-fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
+pub(crate) fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let [it, default] = args.bind("next", ["iterator", "default"], 1)?;
     let it = it.unwrap_or_default();
     let item = if let Some(g) = generator_of(&it) {

@@ -320,6 +320,16 @@ impl Vm {
                                 if let Value::Undef = callee {
                                     throw!(self.undefined_global(slot));
                                 }
+                                if n == 1 && super::generator::is_next_builtin(callee) {
+                                    // next(g) on a suspended generator: its frame runs here
+                                    save_ip!();
+                                    charge!(1);
+                                    if self.resume_inline(fiber, fidx) {
+                                        continue 'frame;
+                                    }
+                                    refresh!();
+                                }
+                                let callee = &self.globals.values[slot as usize];
                                 let f = callee.clone();
                                 store(&mut reg!(func), f);
                                 save_ip!();
@@ -407,12 +417,21 @@ impl Vm {
                             depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
                         if simple {
                             let frame = fiber.frames.pop().expect("running frame");
-                            if frame.kind != FrameKind::Init {
+                            if matches!(frame.kind, FrameKind::Plain | FrameKind::Method) {
                                 self.depth -= 1;
                                 store(&mut fiber.stack[frame.ret()], v);
                                 continue 'frame;
                             }
                             fiber.frames.push(frame);
+                        }
+                        if fiber
+                            .frames
+                            .last()
+                            .is_some_and(|f| f.kind == FrameKind::Gen)
+                        {
+                            let e = self.inline_gen_return(fiber);
+                            self.unwind(fiber, e)?;
+                            continue 'frame;
                         }
                         if let Some(v) = self.pop_frame(fiber, v) {
                             return Ok(Outcome::Returned(v));
@@ -420,6 +439,15 @@ impl Vm {
                         continue 'frame;
                     }
                     Op::ReturnNil => {
+                        if fiber
+                            .frames
+                            .last()
+                            .is_some_and(|f| f.kind == FrameKind::Gen)
+                        {
+                            let e = self.inline_gen_return(fiber);
+                            self.unwind(fiber, e)?;
+                            continue 'frame;
+                        }
                         if let Some(v) = self.pop_frame(fiber, Value::Nil) {
                             return Ok(Outcome::Returned(v));
                         }
@@ -692,6 +720,14 @@ impl Vm {
             }
             Op::Yield { dst, src } => {
                 let v = reg!(src).clone();
+                if fiber
+                    .frames
+                    .last()
+                    .is_some_and(|f| f.kind == FrameKind::Gen)
+                {
+                    self.inline_yield(fiber, v, Some(dst as usize));
+                    return Ok(Step::Reload);
+                }
                 fiber.resume_slot = Some(base + dst as usize);
                 return Ok(Step::Out(Outcome::Yielded(v)));
             }
@@ -700,6 +736,10 @@ impl Vm {
                     // suspended inside the delegation: resume at this instruction
                     let frame = fiber.frames.last_mut().expect("running frame");
                     frame.ip -= 1;
+                    if frame.kind == FrameKind::Gen {
+                        self.inline_yield(fiber, v, None);
+                        return Ok(Step::Reload);
+                    }
                     fiber.resume_slot = None;
                     return Ok(Step::Out(Outcome::Yielded(v)));
                 }
@@ -822,6 +862,10 @@ impl Vm {
                     fiber.stack[frame.base as usize + h.reg as usize] = Value::Error(err.clone());
                     return Ok(());
                 }
+            }
+            if fiber.frames[index].kind == FrameKind::Gen {
+                // an error leaving a generator resumed inline finishes it
+                self.inline_gen_died(fiber);
             }
             fiber.frames.pop();
             self.depth -= 1;
