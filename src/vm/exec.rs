@@ -409,6 +409,14 @@ impl Vm {
                         }
                         refresh!();
                     }
+                    Op::Yield { dst, src } if fiber.frames.len() > 1 => {
+                        // a generator resumed inline by next(g) (only a
+                        // generator's own fiber has it as its first frame)
+                        let v = reg!(src).clone();
+                        save_ip!();
+                        self.inline_yield(fiber, v, Some(dst as usize));
+                        continue 'frame;
+                    }
                     Op::Return { src } => {
                         let v = std::mem::take(&mut reg!(src));
                         // the common case, inline: a plain frame with no handlers

@@ -3,7 +3,7 @@
 //! `close` raises an error no `catch` sees, so only `finally` blocks run.
 
 use super::Vm;
-use super::fiber::{Fiber, Frame, FrameKind, Handler, Outcome};
+use super::fiber::{Fiber, FrameKind, Handler, Outcome};
 use crate::value::func::NativeKind;
 use crate::value::{Args, Exc, Handle, Object, Value, VmResult};
 use std::cell::{Cell, RefCell};
@@ -282,36 +282,32 @@ impl Vm {
     /// pushes g's frame (kind Gen, base fidx + 1) and returns true, or
     /// returns false when g is not a generator that can resume this way.
     pub(super) fn resume_inline(&mut self, fiber: &mut Fiber, fidx: usize) -> bool {
-        let ready = as_generator(&fiber.stack[fidx + 1]).is_some_and(|g| {
-            matches!(g.state.get(), GenState::Created | GenState::Suspended)
-                && g.fiber
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|f| f.frames.len() == 1)
-        });
-        if !ready || self.depth >= self.config.max_call_depth {
+        if self.depth >= self.config.max_call_depth {
             return false;
         }
-        // the generator moves to the callee slot (where `next` was); its
-        // registers go from the argument slot on
-        let gv = std::mem::take(&mut fiber.stack[fidx + 1]);
-        let Some(g) = as_generator(&gv) else {
+        let handle = match &fiber.stack[fidx + 1] {
+            Value::Object(h) => h.clone(),
+            _ => return false,
+        };
+        let Some(g) = handle.downcast::<Generator>() else {
             return false;
         };
+        if !matches!(g.state.get(), GenState::Created | GenState::Suspended) {
+            return false;
+        }
         let mut slot = g.fiber.borrow_mut();
         let Some(gf) = slot.as_mut() else {
             return false;
         };
-        let f0 = &gf.frames[0];
-        let nregs = f0.closure.proto.nregs;
-        let base = fidx + 1;
-        let frame = Frame {
-            closure: f0.closure.clone(),
-            ip: f0.ip,
-            base: base as u32,
-            serial: self.next_serial(),
-            kind: FrameKind::Gen,
+        // a suspended generator has exactly its own frame; it moves over
+        let Some(mut frame) = gf.frames.pop() else {
+            return false;
         };
+        let base = fidx + 1;
+        let nregs = frame.closure.proto.nregs;
+        frame.base = base as u32;
+        frame.kind = FrameKind::Gen;
+        frame.serial = self.next_serial();
         fiber.reserve(base, nregs);
         for (dst, src) in fiber.stack[base..base + nregs]
             .iter_mut()
@@ -324,13 +320,16 @@ impl Vm {
         }
         gf.sent = None;
         fiber.sent = None;
-        let index = fiber.frames.len();
-        fiber
-            .handlers
-            .extend(gf.handlers.drain(..).map(|h| Handler { frame: index, ..h }));
+        if !gf.handlers.is_empty() {
+            let index = fiber.frames.len();
+            fiber
+                .handlers
+                .extend(gf.handlers.drain(..).map(|h| Handler { frame: index, ..h }));
+        }
         drop(slot);
         g.state.set(GenState::Running);
-        fiber.stack[fidx] = gv;
+        // the generator takes the callee's slot (where `next` was)
+        fiber.stack[fidx] = Value::Object(handle);
         self.depth += 1;
         fiber.frames.push(frame);
         true
@@ -342,51 +341,46 @@ impl Vm {
         Some(fiber.stack[f.ret()].clone())
     }
 
-    /// Pops the top frame (an inline generator frame) and hands its
-    /// handlers (renumbered for the generator's own fiber) to `into`.
-    #[inline]
-    fn pop_inline(&mut self, fiber: &mut Fiber, into: &mut Vec<Handler>) -> Option<Frame> {
-        let frame = fiber.frames.pop()?;
-        self.depth -= 1;
-        let index = fiber.frames.len();
-        while fiber.handlers.last().is_some_and(|h| h.frame >= index) {
-            let Some(h) = fiber.handlers.pop() else {
-                break;
-            };
-            into.insert(0, Handler { frame: 0, ..h });
-        }
-        Some(frame)
-    }
-
     /// `yield v` in an inline generator frame: moves the frame back into the
     /// generator and gives `v` to the `next(g)` that resumed it.
     pub(super) fn inline_yield(&mut self, fiber: &mut Fiber, v: Value, slot: Option<usize>) {
-        let Some(top) = fiber.frames.last() else {
+        let Some(mut frame) = fiber.frames.pop() else {
             return;
         };
-        let (base, nregs) = (top.base as usize, top.closure.proto.nregs);
-        // the generator, taken out of the callee slot that gets `v`
-        let gv = std::mem::replace(&mut fiber.stack[base - 1], v);
-        let Some(g) = as_generator(&gv) else {
+        self.depth -= 1;
+        let base = frame.base as usize;
+        let nregs = frame.closure.proto.nregs;
+        let index = fiber.frames.len();
+        let handle = match &fiber.stack[base - 1] {
+            Value::Object(h) => h.clone(),
+            _ => return,
+        };
+        fiber.stack[base - 1] = v;
+        let Some(g) = handle.downcast::<Generator>() else {
             return;
         };
         let mut gslot = g.fiber.borrow_mut();
         let Some(gf) = gslot.as_mut() else {
             return;
         };
-        let Some(frame) = self.pop_inline(fiber, &mut gf.handlers) else {
-            return;
-        };
+        while fiber.handlers.last().is_some_and(|h| h.frame >= index) {
+            let Some(h) = fiber.handlers.pop() else {
+                break;
+            };
+            gf.handlers.insert(0, Handler { frame: 0, ..h });
+        }
+        // swapped: the generator's saved registers are nil since the resume
+        // took them, so this moves the frame's registers back and leaves nil
         for (dst, src) in gf
             .stack
             .iter_mut()
             .zip(fiber.stack[base..base + nregs].iter_mut())
         {
-            *dst = std::mem::take(src);
+            std::mem::swap(dst, src);
         }
-        if let Some(f0) = gf.frames.first_mut() {
-            f0.ip = frame.ip;
-        }
+        frame.base = 0;
+        frame.kind = FrameKind::Method;
+        gf.frames.push(frame);
         gf.resume_slot = slot;
         drop(gslot);
         g.state.set(GenState::Suspended);
@@ -396,8 +390,13 @@ impl Vm {
     /// the `next(g)` that resumed it raises StopIteration.
     pub(super) fn inline_gen_return(&mut self, fiber: &mut Fiber) -> Exc {
         let gv = Self::inline_generator(fiber);
-        let mut handlers = Vec::new();
-        self.pop_inline(fiber, &mut handlers);
+        if fiber.frames.pop().is_some() {
+            self.depth -= 1;
+            let index = fiber.frames.len();
+            while fiber.handlers.last().is_some_and(|h| h.frame >= index) {
+                fiber.handlers.pop();
+            }
+        }
         if let Some(g) = gv.as_ref().and_then(as_generator) {
             g.state.set(GenState::Done);
             g.fiber.borrow_mut().take();
