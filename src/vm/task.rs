@@ -489,7 +489,8 @@ impl Vm {
             self.sched.failed.push(t.clone());
         }
         *t.result.borrow_mut() = Some(r);
-        self.sched.live -= 1;
+        // saturating: a raw fork inside a task resets the count in the child
+        self.sched.live = self.sched.live.saturating_sub(1);
     }
 
     /// At the end of the program: drops every unfinished task and reports
