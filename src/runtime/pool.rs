@@ -202,6 +202,13 @@ impl PoolInner {
                 // nothing can arrive any more (a terminated pool, say)
                 return Ok(done());
             }
+            if vm.tasks_active() {
+                // other tasks run meanwhile; results are looked at again
+                // within a few milliseconds (reactor.rs)
+                vm.idle(deadline.slice())?;
+                vm.check_interrupt()?;
+                continue;
+            }
             let slice = Deadline::after(Some(deadline.slice().as_secs_f64()));
             if let Some(msg) = self.results.get(vm, slice)? {
                 self.deliver(vm, &msg)?;

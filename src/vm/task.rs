@@ -188,6 +188,22 @@ impl Vm {
         self.wait_inline(p)
     }
 
+    /// For a wait in the middle of a builtin's work (a pool's `map`
+    /// collecting results), where `block` cannot be used: lets the other
+    /// tasks run, returning within about `max` (at most `RETRY_MAX`) so that
+    /// the caller can look at its own condition again.
+    pub fn idle(&mut self, max: Duration) -> VmResult<()> {
+        self.sched.can_suspend = false;
+        let now = Instant::now();
+        let until = now.checked_add(max.min(reactor::RETRY_MAX)).unwrap_or(now);
+        let own = Pending::new(Wake::Timer, Some(until), |_, expired| {
+            Ok(expired.then_some(Value::Nil))
+        });
+        self.run_round()?;
+        let mut retry = reactor::RETRY_MAX;
+        self.react(Some(&own), &mut retry)
+    }
+
     /// True when `exc` is a task switch on its way out of `execute` (checked
     /// by `unwind`, which must then leave every frame as it is).
     #[inline]
