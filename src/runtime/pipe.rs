@@ -32,6 +32,7 @@
 //! fails with EPIPE.
 
 use super::queue::{SPIN, timeout_arg};
+use super::reactor::{self, Pending, Wake};
 use super::shm::{Deadline, SLICE};
 use crate::stdlib::given;
 use crate::value::{Args, Exc, NativeFn, Object, Value, VmResult};
@@ -110,6 +111,13 @@ fn wait_fd(fd: RawFd, events: i16, timeout: Duration) -> io::Result<bool> {
         };
     }
     Ok(r > 0)
+}
+
+fn connection_of(v: &Value) -> Option<&Connection> {
+    match v {
+        Value::Object(h) => h.downcast::<Connection>(),
+        _ => None,
+    }
 }
 
 fn truncated(fname: &str) -> Exc {
@@ -439,14 +447,52 @@ impl Connection {
         Ok(Value::Nil)
     }
 
-    fn recv(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
+    fn recv(&self, vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         args.expect("recv", 0, 0)?;
+        if vm.tasks_active() {
+            return self.when_readable(vm, this, "recv", |c, vm| {
+                c.with_frame(vm, "recv", wire::decode)
+            });
+        }
         self.with_frame(vm, "recv", wire::decode)
     }
 
-    fn recv_bytes(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
+    fn recv_bytes(&self, vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         args.expect("recv_bytes", 0, 0)?;
-        self.with_frame(vm, "recv_bytes", |_, b| Ok(Value::bytes(b.to_vec())))
+        let read = |c: &Connection, vm: &mut Vm| {
+            c.with_frame(vm, "recv_bytes", |_, b| Ok(Value::bytes(b.to_vec())))
+        };
+        if vm.tasks_active() {
+            return self.when_readable(vm, this, "recv_bytes", read);
+        }
+        read(self, vm)
+    }
+
+    /// While tasks exist: lets other tasks run until the connection has
+    /// something to read (or its other end closed), then reads with `read`.
+    fn when_readable(
+        &self,
+        vm: &mut Vm,
+        this: &Value,
+        fname: &str,
+        read: fn(&Connection, &mut Vm) -> VmResult<Value>,
+    ) -> VmResult<Value> {
+        let fd = self.fd_for(fname, Some(Dir::Read))?;
+        let c = this.clone();
+        vm.block(Pending::new(
+            Wake::Fd(fd, libc::POLLIN),
+            None,
+            move |vm, _| {
+                let Some(me) = connection_of(&c) else {
+                    return Err(Exc::type_error("not a connection"));
+                };
+                let fd = me.fd.get();
+                if fd >= 0 && !reactor::fd_ready(fd, libc::POLLIN) {
+                    return Ok(None);
+                }
+                read(me, vm).map(Some)
+            },
+        ))
     }
 
     /// `poll(timeout: 0)`: true when a message (or the end of the stream) is
@@ -454,11 +500,23 @@ impl Connection {
     fn poll(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
         let [timeout] = args.bind("poll", ["timeout"], 0)?;
         let fd = self.fd_for("poll", Some(Dir::Read))?;
-        let deadline = match timeout {
-            None => Deadline::now(),
-            Some(Value::Nil) => Deadline::NEVER,
-            t => Deadline::after(timeout_arg("poll", t)?),
+        let seconds = match timeout {
+            None => Some(0.0),
+            Some(Value::Nil) => None,
+            t => timeout_arg("poll", t)?,
         };
+        let deadline = Deadline::after(seconds);
+        if vm.tasks_active() && !deadline.expired() {
+            let deadline = reactor::deadline_after(seconds);
+            return vm.block(Pending::new(
+                Wake::Fd(fd, libc::POLLIN),
+                deadline,
+                move |_, expired| {
+                    let ready = reactor::fd_ready(fd, libc::POLLIN);
+                    Ok((ready || expired).then_some(Value::Bool(ready)))
+                },
+            ));
+        }
         loop {
             let ready = wait_fd(fd, libc::POLLIN, deadline.slice())
                 .map_err(|e| Self::io_error("poll", &e))?;
@@ -524,10 +582,10 @@ impl Object for Connection {
     ) -> Option<VmResult<Value>> {
         Some(match name {
             "send" => self.send(vm, args),
-            "recv" => self.recv(vm, args),
+            "recv" => self.recv(vm, this, args),
             "poll" => self.poll(vm, args),
             "send_bytes" => self.send_bytes(vm, args),
-            "recv_bytes" => self.recv_bytes(vm, args),
+            "recv_bytes" => self.recv_bytes(vm, this, args),
             "fileno" => args
                 .expect("fileno", 0, 0)
                 .and_then(|_| self.fd_for("fileno", None))

@@ -15,6 +15,7 @@
 //! anything newer travels as code and values.
 
 use crate::runtime::queue::ByteQueue;
+use crate::runtime::reactor::{self, Wake};
 use crate::runtime::shm::{Deadline, Region};
 use crate::stdlib::given;
 use crate::stdlib::os::require_processes;
@@ -201,6 +202,13 @@ impl PoolInner {
             if self.pending.borrow().is_empty() && self.workers.borrow().is_empty() {
                 // nothing can arrive any more (a terminated pool, say)
                 return Ok(done());
+            }
+            if vm.tasks_active() {
+                // other tasks run meanwhile; results are looked at again
+                // within a few milliseconds (reactor.rs)
+                vm.idle(deadline.slice())?;
+                vm.check_interrupt()?;
+                continue;
             }
             let slice = Deadline::after(Some(deadline.slice().as_secs_f64()));
             if let Some(msg) = self.results.get(vm, slice)? {
@@ -1089,6 +1097,33 @@ fn timeout_of(fname: &str, v: Option<Value>) -> VmResult<Deadline> {
     })
 }
 
+impl AsyncResult {
+    /// `get` while tasks exist: other tasks run while the pool works; its
+    /// results are collected after each round and every few milliseconds.
+    fn get_as_task(&self, vm: &mut Vm, timeout: Option<Value>) -> VmResult<Value> {
+        let seconds = match given(timeout) {
+            Some(t) => Some(want_f64("get", "timeout", &t)?),
+            None => None,
+        };
+        let pool = self.pool.clone();
+        let state = self.state.clone();
+        let wait = reactor::Pending::new(
+            Wake::Retry,
+            reactor::deadline_after(seconds),
+            move |vm, expired| {
+                if state.outcome.borrow().is_none() && !pool.terminated.get() {
+                    pool.serve(vm, Deadline::now(), &|| false)?;
+                }
+                if state.outcome.borrow().is_some() || expired {
+                    return take_outcome(&state).map(Some);
+                }
+                Ok(None)
+            },
+        );
+        vm.block(wait)
+    }
+}
+
 impl Object for AsyncResult {
     fn type_name(&self) -> &'static str {
         "AsyncResult"
@@ -1113,7 +1148,11 @@ impl Object for AsyncResult {
         Some(match name {
             "get" => (|| {
                 let [timeout] = args.bind("get", ["timeout"], 0)?;
-                let deadline = timeout_of("get", timeout)?;
+                let deadline = timeout_of("get", timeout.clone())?;
+                if self.state.outcome.borrow().is_none() && vm.tasks_active() {
+                    self.pool.check_owner()?;
+                    return self.get_as_task(vm, timeout);
+                }
                 if self.state.outcome.borrow().is_none() {
                     self.pool.check_owner()?;
                     wait_result(vm, &self.pool, &self.state, deadline)?;

@@ -12,6 +12,7 @@
 //! state lives in the instance (`Instance::native`), and its attributes (`pid`,
 //! `exitcode`...) are read from that state so they are always current.
 
+use crate::runtime::reactor::{self, Pending, Wake};
 use crate::runtime::shm::Deadline;
 use crate::stdlib::os::require_processes;
 use crate::value::func::{NativeKind, want_str};
@@ -24,6 +25,7 @@ use nix::unistd::Pid;
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsRawFd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
@@ -545,6 +547,8 @@ fn has_other_threads() -> bool {
 
 fn after_fork_in_child(vm: &mut Vm) {
     vm.rng = crate::stdlib::random::Rng::from_entropy();
+    // the parent's tasks stay in the parent
+    vm.forget_tasks();
     // the parent's children are not ours: forget them (closing our copies of
     // their pipes) without waiting for them
     for c in std::mem::take(&mut vm.procs.children) {
@@ -583,6 +587,8 @@ pub(crate) fn end_helper(st: &ProcState) {
 /// At the end of a program (or of a child): joins the non-daemon children,
 /// then terminates and reaps the daemon ones. Errors are ignored.
 pub fn finish(vm: &mut Vm) {
+    // the main script has ended: so have its tasks
+    vm.end_tasks();
     vm.flush();
     crate::runtime::pool::finish_all(vm);
     let children = std::mem::take(&mut vm.procs.children);
@@ -664,6 +670,28 @@ fn join(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         None => None,
     };
     vm.flush();
+    if vm.tasks_active() {
+        // other tasks run until the child's result pipe closes (reactor.rs)
+        let wake = match st.reader.borrow().as_ref() {
+            Some(fd) => Wake::Fd(fd.as_raw_fd(), libc::POLLIN),
+            None => Wake::Local,
+        };
+        let st = st.clone();
+        let wait = Pending::new(
+            wake,
+            reactor::deadline_after(timeout),
+            move |vm, expired| {
+                if !st.read_available() {
+                    return Ok(expired.then_some(Value::Nil));
+                }
+                st.poll_exit(true);
+                st.take_result(vm)?;
+                prune(vm);
+                Ok(Some(st.result.borrow().clone()))
+            },
+        );
+        return vm.block(wait);
+    }
     if st.wait(vm, Deadline::after(timeout))? {
         prune(vm);
         Ok(st.result.borrow().clone())

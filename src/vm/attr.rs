@@ -241,7 +241,7 @@ impl Vm {
                     }
                     Some(Value::Native(n)) => {
                         let n = n.clone();
-                        let r = self.call_native(
+                        let r = self.call_native_top(
                             &n,
                             Some(&recv),
                             args_at(&fiber.stack, b + 1, nargs, names),
@@ -266,12 +266,15 @@ impl Vm {
             Value::Object(h) => {
                 let h = h.clone();
                 let name = self.interner.name(sym).clone();
-                match h.0.call_method(
+                self.sched.can_suspend = true;
+                let r = h.0.call_method(
                     self,
                     &recv,
                     &name,
                     args_at(&fiber.stack, b + 1, nargs, names),
-                ) {
+                );
+                self.sched.can_suspend = false;
+                match r {
                     Some(r) => {
                         fiber.stack[b] = r?;
                         Ok(false)
@@ -291,7 +294,10 @@ impl Vm {
             }
             _ => match self.type_method(&recv, sym) {
                 Some(m) => {
-                    let r = m(self, &recv, args_at(&fiber.stack, b + 1, nargs, names))?;
+                    self.sched.can_suspend = true;
+                    let r = m(self, &recv, args_at(&fiber.stack, b + 1, nargs, names));
+                    self.sched.can_suspend = false;
+                    let r = r?;
                     fiber.stack[b] = r;
                     Ok(false)
                 }
@@ -337,7 +343,7 @@ impl Vm {
             Value::Native(n) => {
                 let n = n.clone();
                 let r =
-                    self.call_native(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
+                    self.call_native_top(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
                 fiber.stack[fidx] = r;
                 Ok(false)
             }
@@ -376,7 +382,7 @@ impl Vm {
                 }
                 Value::Native(n) => {
                     let n = n.clone();
-                    let r = self.call_native(
+                    let r = self.call_native_top(
                         &n,
                         Some(&bm.receiver),
                         args_at(&fiber.stack, fidx + 1, nargs, names),

@@ -145,7 +145,7 @@ impl Vm {
     }
 
     /// Calls a native function.
-    pub(super) fn call_native(
+    pub(crate) fn call_native(
         &mut self,
         n: &Native,
         receiver: Option<&Value>,
@@ -178,6 +178,21 @@ impl Vm {
         }
     }
 
+    /// Calls a builtin for a dispatch loop: the only calls in which a task
+    /// may be suspended (see `task.rs`).
+    #[inline]
+    pub(super) fn call_native_top(
+        &mut self,
+        n: &Native,
+        receiver: Option<&Value>,
+        args: Args,
+    ) -> VmResult<Value> {
+        self.sched.can_suspend = true;
+        let r = self.call_native(n, receiver, args);
+        self.sched.can_suspend = false;
+        r
+    }
+
     /// Calls any callable value from native code with positional arguments.
     pub fn call(&mut self, f: &Value, args: &[Value]) -> VmResult<Value> {
         self.call_args(f, Args::new(args))
@@ -185,6 +200,7 @@ impl Vm {
 
     /// Calls any callable value from native code, with named arguments if any.
     pub fn call_args(&mut self, f: &Value, args: Args) -> VmResult<Value> {
+        self.sched.can_suspend = false;
         match f {
             Value::Native(n) => {
                 let n = n.clone();
@@ -244,6 +260,7 @@ impl Vm {
         method: &Value,
         args: Args,
     ) -> VmResult<Value> {
+        self.sched.can_suspend = false;
         match method {
             Value::Func(c) if c.proto.is_method => {
                 let c = c.clone();

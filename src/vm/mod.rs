@@ -15,6 +15,7 @@ mod iter;
 pub mod module;
 pub mod ops;
 pub mod symbol;
+pub mod task;
 
 pub use fiber::{Fiber, Outcome};
 pub use globals::Globals;
@@ -143,6 +144,8 @@ pub struct Vm {
     proto_count: u64,
     /// This process's connections to managers (section 13).
     pub managers: crate::runtime::manager::Clients,
+    /// Tasks (section 15) and what they wait for.
+    pub sched: task::Sched,
 }
 
 impl Vm {
@@ -182,6 +185,7 @@ impl Vm {
             protos: FxHashMap::default(),
             proto_count: 0,
             managers: Default::default(),
+            sched: Default::default(),
         };
         crate::stdlib::register(&mut vm);
         crate::runtime::process::install(&mut vm);
@@ -330,7 +334,7 @@ impl Vm {
     }
 
     /// Enters a nested native→script call, bounding the Rust stack it uses.
-    fn enter_native(&mut self) -> VmResult<()> {
+    pub(crate) fn enter_native(&mut self) -> VmResult<()> {
         if self.native_depth >= MAX_NATIVE_DEPTH {
             return Err(Exc::new(
                 "RecursionError",
@@ -341,7 +345,7 @@ impl Vm {
         Ok(())
     }
 
-    fn leave_native(&mut self) {
+    pub(crate) fn leave_native(&mut self) {
         self.native_depth -= 1;
     }
 

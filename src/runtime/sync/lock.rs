@@ -12,6 +12,7 @@
 //! acquire spins briefly, then sleeps in the kernel one slice at a time.
 
 use super::{Shared, acquire_deadline, init_mutex, publish, warn_recovered};
+use crate::runtime::reactor::{Pending, Wake};
 use crate::runtime::shm::{Acquired, Deadline, RobustMutex, my_pid};
 use crate::value::{Args, Exc, Object, Value, VmResult};
 use crate::vm::Vm;
@@ -121,6 +122,29 @@ impl Lock {
         take(vm, &self.m, deadline, "lock", true)
     }
 
+    /// `acquire()` from a script: while tasks exist, a lock held by another
+    /// task (or process) lets the other tasks run until it is free, tried
+    /// after each round of tasks and every few milliseconds (reactor.rs).
+    fn acquire_method(&self, vm: &mut Vm, this: &Value, deadline: Deadline) -> VmResult<Value> {
+        if !vm.tasks_active() {
+            return self.acquire(vm, deadline).map(Value::Bool);
+        }
+        let l = this.clone();
+        let wait = Pending::new(Wake::Retry, deadline.instant(), move |vm, expired| {
+            let Some(me) = (match &l {
+                Value::Object(h) => h.downcast::<Lock>(),
+                _ => None,
+            }) else {
+                return Err(Exc::type_error("not a lock"));
+            };
+            if take(vm, &me.m, past(), "lock", true)? {
+                return Ok(Some(Value::Bool(true)));
+            }
+            Ok(expired.then_some(Value::Bool(false)))
+        });
+        vm.block(wait)
+    }
+
     pub fn release(&self) -> VmResult<()> {
         // Checked first: unlocking a mutex of another process would fail, but
         // only after briefly clearing its holder pid.
@@ -150,14 +174,12 @@ impl Object for Lock {
     fn call_method(
         &self,
         vm: &mut Vm,
-        _this: &Value,
+        this: &Value,
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
         Some(match name {
-            "acquire" => acquire_args(args)
-                .and_then(|d| self.acquire(vm, d))
-                .map(Value::Bool),
+            "acquire" => acquire_args(args).and_then(|d| self.acquire_method(vm, this, d)),
             "release" => args
                 .expect("release", 0, 0)
                 .and_then(|_| self.release())
@@ -167,8 +189,7 @@ impl Object for Lock {
                 .map(|_| Value::Bool(self.m.holder() != 0)),
             "enter" => args
                 .expect("enter", 0, 0)
-                .and_then(|_| self.acquire(vm, Deadline::NEVER))
-                .map(Value::Bool),
+                .and_then(|_| self.acquire_method(vm, this, Deadline::NEVER)),
             "exit" => args
                 .expect("exit", 0, 1)
                 .and_then(|_| self.release())
