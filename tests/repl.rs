@@ -177,7 +177,7 @@ fn processes_and_pools_work() {
 #[test]
 fn procs_lists_live_children() {
     let mut p = start("proclist");
-    assert!(enter(&mut p, ":procs").contains("(no child processes)"));
+    assert!(enter(&mut p, ":procs").contains("(no child processes or tasks)"));
     enter(&mut p, "fn nap() { sleep(30) }");
     enter(&mut p, "let napper = spawn nap()");
     let pid = enter(&mut p, "napper.pid");
@@ -192,8 +192,20 @@ fn procs_lists_live_children() {
         row.contains(&pid) && row.contains("running"),
         "{row} / {pid}"
     );
+    // tasks are listed with the REPL's own pid
+    enter(&mut p, "fn doze() { sleep(30) }");
+    enter(&mut p, "let dozer = go doze()");
+    enter(&mut p, "sleep(0.05)");
+    let out = enter(&mut p, ":procs");
+    let row = out
+        .lines()
+        .find(|l| l.contains("Task-1"))
+        .unwrap_or_else(|| panic!("no row for the task: {out}"));
+    assert!(row.contains("task") && row.contains("waiting"), "{row}");
+    // a cancelled task ends when it next runs: at the next wait
+    enter(&mut p, "dozer.cancel(); sleep(0.01)");
     enter(&mut p, "napper.terminate(); napper.join()");
-    assert!(enter(&mut p, ":procs").contains("(no child processes)"));
+    assert!(enter(&mut p, ":procs").contains("(no child processes or tasks)"));
     quit(p);
 }
 

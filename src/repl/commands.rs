@@ -18,7 +18,7 @@ Write `} else {` on one line: a complete `if` runs at once.
   :vars          the globals defined so far, with their types and values
   :type EXPR     the type of EXPR's value
   :time EXPR     run EXPR and print how long it took
-  :procs         the child processes of this session (pid, name, state)
+  :procs         the child processes and tasks of this session (pid, name, state)
 
 Tab completes names, and after `.` the methods of the value's type.
 Ctrl-C interrupts running code with KeyboardInterrupt; Ctrl-D exits.
@@ -134,23 +134,29 @@ fn vars(repl: &mut Repl) {
     }
 }
 
-/// The rows `:procs` prints: child processes now (tasks join them when the
-/// scheduler lands: one more source of rows here).
+/// The rows `:procs` prints: the child processes, then this process's
+/// unfinished tasks (their pid is the REPL's own).
 pub(crate) fn proc_rows(repl: &mut Repl) -> Vec<[String; 4]> {
     let mut interp = repl.interp.borrow_mut();
-    crate::runtime::process::child_rows(interp.vm())
+    let vm = interp.vm();
+    let mut rows: Vec<[String; 4]> = crate::runtime::process::child_rows(vm)
         .into_iter()
         .map(|r| {
             let kind = if r.daemon { "daemon" } else { "process" };
             [r.pid.to_string(), r.name, kind.to_string(), r.state]
         })
-        .collect()
+        .collect();
+    let pid = std::process::id().to_string();
+    for (name, state) in vm.task_rows() {
+        rows.push([pid.clone(), name, "task".to_string(), state.to_string()]);
+    }
+    rows
 }
 
 fn procs(repl: &mut Repl) {
     let rows = proc_rows(repl);
     if rows.is_empty() {
-        println!("(no child processes)");
+        println!("(no child processes or tasks)");
         return;
     }
     let header = ["PID", "NAME", "KIND", "STATE"].map(String::from);

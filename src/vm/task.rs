@@ -542,6 +542,33 @@ impl Vm {
     pub fn forget_tasks(&mut self) {
         self.sched = Sched::default();
     }
+
+    /// The unfinished tasks, for the REPL's `:procs`: name and state
+    /// (`ready`, `running` or `waiting`), ready ones first in run order.
+    pub fn task_rows(&self) -> Vec<(String, &'static str)> {
+        let sched = &self.sched;
+        let all = sched
+            .current
+            .iter()
+            .chain(&sched.ready)
+            .chain(sched.waiting.iter().map(|(t, _)| t))
+            .chain(sched.timers.iter().map(|t| &t.task));
+        let mut seen: Vec<*const Task> = Vec::new();
+        let mut rows = Vec::new();
+        for t in all {
+            let state = match t.state.get() {
+                State::Ready => "ready",
+                State::Running => "running",
+                State::Waiting => "waiting",
+                State::Done => continue,
+            };
+            if !seen.contains(&Rc::as_ptr(t)) {
+                seen.push(Rc::as_ptr(t));
+                rows.push((t.name.to_string(), state));
+            }
+        }
+        rows
+    }
 }
 
 /// `go CALL`: the hidden builtin the compiler calls with the callee and its
