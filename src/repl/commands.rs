@@ -51,9 +51,9 @@ fn load(repl: &mut Repl, path: &str) -> Flow {
     let result = {
         let mut interp = repl.interp.borrow_mut();
         // imports from the file resolve beside it, but only while it runs
-        let dir = interp.vm().script_dir.clone();
+        let dir = interp.vm.script_dir.clone();
         let r = interp.run_file(path);
-        interp.vm().script_dir = dir;
+        interp.vm.script_dir = dir;
         r
     };
     match result {
@@ -107,7 +107,7 @@ const VAR_WIDTH: usize = 60;
 fn vars(repl: &mut Repl) {
     let globals: Vec<(String, Value)> = {
         let mut interp = repl.interp.borrow_mut();
-        let vm = interp.vm();
+        let vm = &mut interp.vm;
         let mut slots: Vec<(u32, &std::rc::Rc<str>)> = vm.globals.units[vm.main_unit]
             .iter()
             .map(|(n, &s)| (s, n))
@@ -138,7 +138,7 @@ fn vars(repl: &mut Repl) {
 /// unfinished tasks (their pid is the REPL's own).
 pub(crate) fn proc_rows(repl: &mut Repl) -> Vec<[String; 4]> {
     let mut interp = repl.interp.borrow_mut();
-    let vm = interp.vm();
+    let vm = &mut interp.vm;
     let mut rows: Vec<[String; 4]> = crate::runtime::process::child_rows(vm)
         .into_iter()
         .map(|r| {

@@ -229,7 +229,7 @@ mod tests {
     use crate::Interpreter;
 
     fn names(interp: &mut Interpreter, line: &str) -> (usize, Vec<String>) {
-        complete(interp.vm(), line, line.len(), State::Code)
+        complete(&interp.vm, line, line.len(), State::Code)
     }
 
     #[test]
@@ -254,7 +254,7 @@ mod tests {
         );
         // inside a triple-quoted string opened on an earlier line
         let line = "more cou";
-        let c = complete(interp.vm(), line, line.len(), State::Triple(b'"'));
+        let c = complete(&interp.vm, line, line.len(), State::Triple(b'"'));
         assert!(c.1.is_empty());
     }
 

@@ -58,10 +58,10 @@ impl Completer for ReplHelper {
         }
         // the interpreter is never running while a line is edited; if it
         // were borrowed anyway, offer nothing rather than fail
-        let Ok(mut interp) = self.interp.try_borrow_mut() else {
+        let Ok(interp) = self.interp.try_borrow() else {
             return Ok((pos, Vec::new()));
         };
-        let (start, names) = complete::complete(interp.vm(), line, pos, self.start.get());
+        let (start, names) = complete::complete(&interp.vm, line, pos, self.start.get());
         let pairs = names
             .into_iter()
             .map(|n| Pair {

@@ -269,7 +269,7 @@ mod tests {
         // every tricky character, in pseudo-random order (a fixed LCG)
         let alphabet: Vec<char> = "aéf b'\"\\#.0x1e+-([{}])\n\t😀_:".chars().collect();
         let mut seed: u64 = 7;
-        let mut interp = crate::Interpreter::new();
+        let interp = crate::Interpreter::new();
         for _ in 0..3000 {
             let mut text = String::new();
             for _ in 0..(seed % 24) {
@@ -289,7 +289,7 @@ mod tests {
                 }
             }
             for pos in 0..=text.len() {
-                let _ = crate::repl::complete::complete(interp.vm(), &text, pos, State::Code);
+                let _ = crate::repl::complete::complete(&interp.vm, &text, pos, State::Code);
             }
         }
     }

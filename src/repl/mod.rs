@@ -4,6 +4,9 @@
 //! echoed in repr form; an error prints the CLI's diagnostic and keeps every
 //! definition. Lines starting with `:` are meta-commands (`commands.rs`).
 //!
+//! It reads the interpreter's VM directly (completion, `:vars`, `:procs`):
+//! the REPL is part of the crate, not a host using only the public API.
+//!
 //! Owns the terminal only between entries: while code runs the terminal is in
 //! its normal mode, so Ctrl-C is a SIGINT that the `proc` command's handler
 //! turns into `KeyboardInterrupt`. Starts no threads (fork copies only the
@@ -219,15 +222,15 @@ impl Repl {
         }
         let text = self.repr(v);
         let mut interp = self.interp.borrow_mut();
-        interp.vm().write_out(&text);
-        interp.vm().write_out("\n");
+        interp.vm.write_out(&text);
+        interp.vm.write_out("\n");
         interp.flush();
     }
 
     /// `repr(v)`; a failing `str` method of an instance shows as its error.
     pub(crate) fn repr(&mut self, v: &Value) -> String {
         let mut interp = self.interp.borrow_mut();
-        match crate::value::format::to_repr(interp.vm(), v) {
+        match crate::value::format::to_repr(&mut interp.vm, v) {
             Ok(s) => s,
             Err(e) => format!("<repr failed: {}: {}>", e.error().kind, e.error().message),
         }
