@@ -206,7 +206,7 @@ impl<T: IntoValue> From<HashMap<String, T>> for Value {
 }
 
 /// A conversion failure as the script sees it.
-pub fn type_error(fname: &str, what: &str, expected: &str, got: &Value) -> Exc {
+pub(crate) fn type_error(fname: &str, what: &str, expected: &str, got: &Value) -> Exc {
     Exc::type_error(format!(
         "{fname}(): {what} must be {expected}, not {}",
         got.type_name()
@@ -244,7 +244,7 @@ impl<T: IntoValue, E: Display> IntoHostReturn<WithError> for Result<T, E> {
 }
 
 macro_rules! host_fn {
-    ($n:expr; $($a:ident $i:tt),*) => {
+    ($n:expr; $($a:ident $i:tt $num:tt),*) => {
         impl<F, R, M, $($a),*> HostFunction<(M, R, $($a,)*)> for F
         where
             F: Fn($($a),*) -> R + 'static,
@@ -258,7 +258,7 @@ macro_rules! host_fn {
                     args.expect(&fname, $n, $n)?;
                     $(
                         let $a = $a::from_value(&args.pos[$i]).map_err(|want| {
-                            type_error(&fname, concat!("argument ", stringify!($i)), want, &args.pos[$i])
+                            type_error(&fname, concat!("argument ", stringify!($num)), want, &args.pos[$i])
                         })?;
                     )*
                     (self)($($a),*).into_return()
@@ -272,12 +272,12 @@ macro_rules! host_fn {
     };
 }
 host_fn!(0;);
-host_fn!(1; A1 0);
-host_fn!(2; A1 0, A2 1);
-host_fn!(3; A1 0, A2 1, A3 2);
-host_fn!(4; A1 0, A2 1, A3 2, A4 3);
-host_fn!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
-host_fn!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+host_fn!(1; A1 0 1);
+host_fn!(2; A1 0 1, A2 1 2);
+host_fn!(3; A1 0 1, A2 1 2, A3 2 3);
+host_fn!(4; A1 0 1, A2 1 2, A3 2 3, A4 3 4);
+host_fn!(5; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5);
+host_fn!(6; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5, A6 5 6);
 
 /// Arguments for `Interpreter::call`: a tuple of convertible values.
 pub trait IntoArgs {

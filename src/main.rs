@@ -106,7 +106,7 @@ fn run(cli: Cli) -> i32 {
         Err(e) => return report(&mut interp, &e),
     };
     if let Some(dir) = std::path::Path::new(&name).parent() {
-        interp.vm().script_dir = dir.to_path_buf();
+        interp.set_script_dir(dir);
     }
     let result = if cli.check {
         interp.check(&source)

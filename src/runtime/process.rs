@@ -501,11 +501,12 @@ pub(crate) fn set_death_signal(parent: i32) {
 /// and in the child a fresh random seed and none of the parent's children.
 /// Returns 0 in the child, the child's pid in the parent.
 pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
+    crate::stdlib::os::require_processes(vm, fname)?;
     if has_other_threads() {
         return Err(Exc::new(
             "NotSupported",
             format!(
-                "{fname}() is not possible in a process with several threads (the host started threads)"
+                "{fname}() is not possible while the host process has other threads (fork would copy only this one); see docs/embedding.md"
             ),
         ));
     }

@@ -16,7 +16,7 @@ pub mod module;
 pub mod ops;
 pub mod symbol;
 
-pub use fiber::{Fiber, Outcome};
+pub use fiber::Fiber;
 pub use globals::Globals;
 pub use symbol::{Interner, Sym};
 
