@@ -56,7 +56,7 @@ pub(crate) mod vm;
 pub(crate) mod wire;
 
 pub use diagnostic::{Diagnostic, Frame, Source};
-pub use embed::{FromValue, HostFunction, IntoArgs, IntoHostReturn, IntoValue};
+pub use embed::{FromValue, HostFunction, IntoArgs, IntoHostReturn, IntoValue, Mismatch};
 pub use error::Error;
 #[cfg(feature = "serde")]
 pub use serde_value::{from_value, to_value};
@@ -282,8 +282,7 @@ impl Interpreter {
     /// ```
     pub fn eval<T: FromValue>(&mut self, text: &str) -> Result<T, Error> {
         let v = self.eval_value(text)?;
-        T::from_value(&v)
-            .map_err(|want| self.error_from(embed::type_error("eval", "the result", want, &v)))
+        T::from_value(&v).map_err(|m| self.error_from(embed::type_error("eval", "the result", m)))
     }
 
     /// Runs a script file as (a continuation of) the main program; `import`
@@ -359,9 +358,23 @@ impl Interpreter {
 
     fn run(&mut self, source: &Rc<Source>, mode: Mode) -> Result<Value, Error> {
         let proto = self.compile(source, mode)?;
+        self.charge_entry(proto.code.len())?;
         let r = self.vm.run_proto(proto);
         self.vm.flush();
         r.map_err(|e| self.error_from(e))
+    }
+
+    /// Charges code entered from the host to `max_instructions`, as the VM
+    /// charges a call by its callee's length: otherwise straight-line code
+    /// run by many `eval`s or `call`s would never reach the limit.
+    fn charge_entry(&mut self, len: usize) -> Result<(), Error> {
+        self.vm.budget -= len as i64;
+        if self.vm.budget <= 0 {
+            if let Err(e) = self.vm.checkpoint() {
+                return Err(self.error_from(e));
+            }
+        }
+        Ok(())
     }
 
     fn error_from(&mut self, e: Exc) -> Error {
@@ -401,11 +414,14 @@ impl Interpreter {
             }
         };
         let args = args.into_args();
+        self.charge_entry(match &f {
+            Value::Func(c) => c.proto.code.len(),
+            _ => 1,
+        })?;
         let r = self.vm.call(&f, &args);
         self.vm.flush();
         let v = r.map_err(|e| self.error_from(e))?;
-        T::from_value(&v)
-            .map_err(|want| self.error_from(embed::type_error(name, "the result", want, &v)))
+        T::from_value(&v).map_err(|m| self.error_from(embed::type_error(name, "the result", m)))
     }
 
     /// Makes a Rust closure a builtin that scripts call as `name(...)`. It
