@@ -1,0 +1,153 @@
+//! Process features from an embedding host (section 17). A test program of
+//! its own without the test harness (`harness = false` in Cargo.toml): the
+//! harness runs tests on threads, and `spawn` is refused in a process with
+//! several threads, so these checks run one after another on the main thread
+//! of a single-threaded process, as a host would.
+
+use proc_lang::Interpreter;
+use std::time::{Duration, Instant};
+
+fn quiet() -> Interpreter {
+    Interpreter::builder()
+        .stdout(std::io::sink())
+        .stderr(std::io::sink())
+        .build()
+}
+
+/// Host functions registered before a spawn work in the children: they are
+/// copies of the host process, closures included.
+fn host_functions_work_in_children() {
+    let mut interp = quiet();
+    let host_pid = std::process::id() as i64;
+    interp.register_fn("where_am_i", |tag: String| {
+        format!("{tag} in {}", std::process::id())
+    });
+    interp.register_fn("host_pid", move || host_pid);
+    interp
+        .eval::<()>("fn child_work(t) { return [where_am_i(t), getpid(), host_pid()] }")
+        .unwrap();
+    let got: Vec<proc_lang::Value> = interp
+        .eval("let p = spawn child_work(\"child\")\np.join()")
+        .unwrap();
+    let (text, pid, parent) = (
+        got[0].as_str().unwrap().to_string(),
+        got[1].as_int().unwrap(),
+        got[2].as_int().unwrap(),
+    );
+    assert_ne!(pid, host_pid, "ran in a child");
+    assert_eq!(text, format!("child in {pid}"));
+    assert_eq!(parent, host_pid);
+    // a host function spawned directly
+    let s: String = interp
+        .eval("(spawn where_am_i(\"direct\")).join()")
+        .unwrap();
+    assert!(s.starts_with("direct in ") && !s.ends_with(&format!(" {host_pid}")));
+    // an error raised by a host function in a child is the child's error
+    interp.register_fn("refuse", || -> Result<i64, String> { Err("no".into()) });
+    let e: String = interp
+        .eval("let q = spawn refuse()\nq.join()\nstr(q.exitcode) + \" \" + str(q.error)")
+        .unwrap();
+    assert_eq!(e, "1 Error: no");
+    println!("ok: host functions work in spawned children");
+}
+
+/// A pool's workers call host functions, and results come back in order.
+fn pools_use_host_functions() {
+    let mut interp = quiet();
+    interp.register_fn("weigh", |x: i64| x * 100 + 1);
+    let v: Vec<i64> = interp
+        .eval("fn job(x) { return weigh(x) + getpid() - getpid() }\nlet r = nil\nwith pool(2) as p { r = p.map(job, range(6)) }\nr")
+        .unwrap();
+    assert_eq!(v, [1, 101, 201, 301, 401, 501]);
+    let v: Vec<i64> = interp
+        .eval("with pool(2) as p { r = p.map(weigh, [7, 8]) }\nr")
+        .unwrap();
+    assert_eq!(v, [701, 801]);
+    println!("ok: pools call host functions");
+}
+
+/// With another thread alive, spawn is refused with NotSupported; once the
+/// thread is gone, it works again.
+fn spawn_follows_the_thread_count() {
+    let mut interp = quiet();
+    interp.eval::<()>("fn one() { return 1 }").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let _ = rx.recv();
+    });
+    for code in ["spawn one()", "pool(2)", "manager()", "fork()"] {
+        let e = interp.eval::<()>(code).unwrap_err();
+        assert_eq!(e.kind(), "NotSupported", "{code}");
+        assert!(e.message().contains("other threads"), "{code}: {e}");
+    }
+    drop(tx);
+    t.join().unwrap();
+    // the kernel drops the thread from the count right after it exits
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match interp.eval::<i64>("(spawn one()).join()") {
+            Ok(v) => {
+                assert_eq!(v, 1);
+                break;
+            }
+            Err(e) if e.kind() == "NotSupported" && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!("ok: spawn refused while the host has threads, allowed after");
+}
+
+/// A host interrupting a script that waits for its child: the wait ends
+/// within 100 ms, and the child can still be terminated.
+fn interrupt_a_join() {
+    let mut interp = quiet();
+    interp
+        .eval::<()>("fn forever() { sleep(60) }\nlet p = spawn forever()")
+        .unwrap();
+    // threads only after the spawn
+    let handle = interp.interrupt_handle();
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let sent2 = sent.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        *sent2.lock().unwrap() = Some(Instant::now());
+        handle.interrupt();
+    });
+    let e = interp.eval::<()>("p.join()").unwrap_err();
+    let stopped = Instant::now();
+    t.join().unwrap();
+    assert_eq!(e.kind(), "KeyboardInterrupt");
+    let took = stopped.duration_since(sent.lock().unwrap().unwrap());
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    let code: i64 = interp.eval("p.terminate()\np.join()\np.exitcode").unwrap();
+    assert_eq!(code, -15);
+    println!("ok: an interrupted join returns within 100 ms ({took:?})");
+}
+
+/// An instruction limit stops a script that fans work out, and the host
+/// gets the error; the children are reaped when the interpreter is dropped.
+fn limits_with_children() {
+    let mut interp = Interpreter::builder()
+        .stdout(std::io::sink())
+        .stderr(std::io::sink())
+        .max_instructions(Some(2_000_000))
+        .build();
+    let e = interp
+        .eval::<()>("fn busy() { let n = 0\nwhile n < 1000 { n += 1 } return n }\nlet ps = [spawn busy() for _ in range(2)]\nwhile true { }")
+        .unwrap_err();
+    assert_eq!(e.kind(), "InstructionLimit");
+    drop(interp);
+    println!("ok: limits stop a script with children; drop reaps them");
+}
+
+fn main() {
+    let start = Instant::now();
+    host_functions_work_in_children();
+    pools_use_host_functions();
+    spawn_follows_the_thread_count();
+    interrupt_a_join();
+    limits_with_children();
+    println!("embedding_processes: all passed in {:?}", start.elapsed());
+}
