@@ -7,7 +7,10 @@ mod job_runner;
 #[path = "../examples/rules_engine.rs"]
 mod rules_engine;
 
-fn output(run: fn(&mut dyn std::io::Write) -> Result<(), Box<dyn std::error::Error>>) -> String {
+/// An example's `run`: writes its report to the writer.
+type Example = fn(&mut dyn std::io::Write) -> Result<(), Box<dyn std::error::Error>>;
+
+fn output(run: Example) -> String {
     let mut out = Vec::new();
     if let Err(e) = run(&mut out) {
         panic!("the example failed: {e}");
