@@ -2,7 +2,9 @@
 //! call, in proc and in Lua 5.4 (mlua, built from source), doing the same.
 //!
 //! - host→script: Rust calls the script function `f(x) = x + 1` with an int
-//!   and converts the int result (`Interpreter::call` / `Function::call`).
+//!   and converts the int result, through a function handle on both sides
+//!   (`Interpreter::call_function` / mlua's `Function::call`); proc's `call`
+//!   by name is shown too.
 //! - script→host: a script loop calls a Rust closure `h(x) = x + 1`; the cost
 //!   of the same loop without the call is subtracted.
 //!
@@ -33,6 +35,22 @@ fn spread(f: &mut dyn FnMut() -> f64) -> [f64; 3] {
 }
 
 fn proc_host_to_script() -> f64 {
+    let mut interp = Interpreter::new();
+    interp
+        .eval::<()>("fn f(x) { return x + 1 }")
+        .expect("define f");
+    let f = interp.function("f").expect("f");
+    ns_per_call(&mut || {
+        let mut acc = 0i64;
+        for i in 0..CALLS {
+            acc += interp.call_function::<i64>(&f, (i,)).expect("call f");
+        }
+        std::hint::black_box(acc);
+    })
+}
+
+/// The same through `call` by name (a hash lookup per call).
+fn proc_host_to_script_by_name() -> f64 {
     let mut interp = Interpreter::new();
     interp
         .eval::<()>("fn f(x) { return x + 1 }")
@@ -128,6 +146,11 @@ fn main() {
     show(
         "host->script",
         spread(&mut proc_host_to_script),
+        spread(&mut lua_host_to_script),
+    );
+    show(
+        "  (by name)",
+        spread(&mut proc_host_to_script_by_name),
         spread(&mut lua_host_to_script),
     );
     show(

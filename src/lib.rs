@@ -405,23 +405,55 @@ impl Interpreter {
     /// # Ok::<(), proc_lang::Error>(())
     /// ```
     pub fn call<T: FromValue>(&mut self, name: &str, args: impl IntoArgs) -> Result<T, Error> {
-        let unit = self.vm.main_unit;
-        let f = match self.vm.globals.get(unit, name) {
-            Some(f) => f.clone(),
+        let f = self.function(name)?;
+        self.call_function(&f, args)
+    }
+
+    /// The global `name` as a [`Function`] handle, to call many times
+    /// without looking the name up each time. A `NameError` when it is not
+    /// defined; anything callable (a script function, a class, a builtin, a
+    /// host function) is accepted.
+    ///
+    /// ```
+    /// let mut interp = proc_lang::Interpreter::new();
+    /// interp.eval::<()>("fn inc(x) { return x + 1 }")?;
+    /// let inc = interp.function("inc")?;
+    /// let mut x = 0;
+    /// for _ in 0..3 {
+    ///     x = interp.call_function(&inc, (x,))?;
+    /// }
+    /// assert_eq!(x, 3);
+    /// # Ok::<(), proc_lang::Error>(())
+    /// ```
+    pub fn function(&mut self, name: &str) -> Result<Function, Error> {
+        match self.vm.globals.get(self.vm.main_unit, name) {
+            Some(f) => Ok(Function {
+                value: f.clone(),
+                name: Rc::from(name),
+            }),
             None => {
                 let e = Exc::new("NameError", format!("name `{name}` is not defined"));
-                return Err(self.error_from(e));
+                Err(self.error_from(e))
             }
-        };
+        }
+    }
+
+    /// Calls a [`Function`] handle with `args` (as [`call`](Interpreter::call)
+    /// does) and converts its result to `T`.
+    pub fn call_function<T: FromValue>(
+        &mut self,
+        f: &Function,
+        args: impl IntoArgs,
+    ) -> Result<T, Error> {
         let args = args.into_args();
-        self.charge_entry(match &f {
+        self.charge_entry(match &f.value {
             Value::Func(c) => c.proto.code.len(),
             _ => 1,
         })?;
-        let r = self.vm.call(&f, &args);
+        let r = self.vm.call(&f.value, &args);
         self.vm.flush();
         let v = r.map_err(|e| self.error_from(e))?;
-        T::from_value(&v).map_err(|m| self.error_from(embed::type_error(name, "the result", m)))
+        T::from_value(&v).map_err(|m| self.error_from(embed::type_error(&f.name, "the result", m)))
     }
 
     /// Makes a Rust closure a builtin that scripts call as `name(...)`. It
@@ -518,6 +550,27 @@ impl Interpreter {
     /// turns Ctrl-C into `KeyboardInterrupt` with it.
     pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
         self.vm.interrupt.clone()
+    }
+}
+
+/// A script function (or any callable global) held by the host: see
+/// [`Interpreter::function`]. It keeps the function alive even if the script
+/// later rebinds the name. Belongs to the interpreter that gave it.
+#[derive(Clone, Debug)]
+pub struct Function {
+    value: Value,
+    name: Rc<str>,
+}
+
+impl Function {
+    /// The name it was looked up by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The function as a value (to pass to a script, for instance).
+    pub fn value(&self) -> &Value {
+        &self.value
     }
 }
 

@@ -71,11 +71,14 @@ impl Output {
     }
     /// Writes what is buffered. Errors (a closed pipe) are ignored, as Python's
     /// print ignores them at exit; scripts cannot do anything useful about them.
+    /// With nothing buffered there is nothing to flush: every write through
+    /// flushed the sink already (and flushing stdout takes its lock).
     pub fn flush(&mut self) {
-        if !self.buf.is_empty() {
-            let _ = self.sink.write_all(&self.buf);
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return;
         }
+        let _ = self.sink.write_all(&self.buf);
+        self.buf.clear();
         let _ = self.sink.flush();
     }
 }
