@@ -92,6 +92,7 @@ fn allow_files_false_refuses_every_file_builtin() {
         "mkdir(\"x\")",
         "exists(\".\")",
         "remove(\"x\")",
+        "import \"lib.proc\" as lib",
     ] {
         let got = outcome(&mut interp, call);
         assert!(
