@@ -11,7 +11,8 @@ use std::rc::Rc;
 
 /// A Rust type a script value converts to: `i64 i32 u32 usize f64 bool
 /// String () Value`, and `Vec<T>`, `HashMap<String, T>`, `Option<T>` (nil is
-/// `None`) of those. An `f64` accepts a script int.
+/// `None`) of those. An `f64` accepts a script int. (`&str` only converts
+/// into a value: a host function takes `String`.)
 ///
 /// ```
 /// use proc_lang::{FromValue, Value};
