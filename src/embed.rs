@@ -343,36 +343,43 @@ host_fn!(4; A1 0 1, A2 1 2, A3 2 3, A4 3 4);
 host_fn!(5; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5);
 host_fn!(6; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5, A6 5 6);
 
-/// Arguments for `Interpreter::call`: a tuple of convertible values.
+/// Arguments for `Interpreter::call`: a tuple of up to six convertible
+/// values (`()` for none, `(x,)` for one), or a `Vec<Value>`.
 pub trait IntoArgs {
+    /// How the converted arguments are held: an array for a tuple (no
+    /// allocation per call), a `Vec` for a `Vec`.
+    type Values: AsRef<[Value]>;
     /// The arguments as script values.
-    fn into_args(self) -> Vec<Value>;
+    fn into_args(self) -> Self::Values;
 }
 
 impl IntoArgs for () {
-    fn into_args(self) -> Vec<Value> {
-        Vec::new()
+    type Values = [Value; 0];
+    fn into_args(self) -> [Value; 0] {
+        []
     }
 }
 
 impl IntoArgs for Vec<Value> {
+    type Values = Vec<Value>;
     fn into_args(self) -> Vec<Value> {
         self
     }
 }
 
 macro_rules! tuple_args {
-    ($($a:ident $i:tt),*) => {
+    ($n:literal; $($a:ident $i:tt),*) => {
         impl<$($a: IntoValue),*> IntoArgs for ($($a,)*) {
-            fn into_args(self) -> Vec<Value> {
-                vec![$(self.$i.into_value()),*]
+            type Values = [Value; $n];
+            fn into_args(self) -> [Value; $n] {
+                [$(self.$i.into_value()),*]
             }
         }
     };
 }
-tuple_args!(A1 0);
-tuple_args!(A1 0, A2 1);
-tuple_args!(A1 0, A2 1, A3 2);
-tuple_args!(A1 0, A2 1, A3 2, A4 3);
-tuple_args!(A1 0, A2 1, A3 2, A4 3, A5 4);
-tuple_args!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+tuple_args!(1; A1 0);
+tuple_args!(2; A1 0, A2 1);
+tuple_args!(3; A1 0, A2 1, A3 2);
+tuple_args!(4; A1 0, A2 1, A3 2, A4 3);
+tuple_args!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
+tuple_args!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);

@@ -405,8 +405,18 @@ impl Interpreter {
     /// # Ok::<(), proc_lang::Error>(())
     /// ```
     pub fn call<T: FromValue>(&mut self, name: &str, args: impl IntoArgs) -> Result<T, Error> {
-        let f = self.function(name)?;
-        self.call_function(&f, args)
+        match self.vm.globals.get(self.vm.main_unit, name) {
+            Some(f) => {
+                let f = f.clone();
+                self.call_value(&f, name, args)
+            }
+            None => Err(self.name_error(name)),
+        }
+    }
+
+    fn name_error(&mut self, name: &str) -> Error {
+        let e = Exc::new("NameError", format!("name `{name}` is not defined"));
+        self.error_from(e)
     }
 
     /// The global `name` as a [`Function`] handle, to call many times
@@ -431,10 +441,7 @@ impl Interpreter {
                 value: f.clone(),
                 name: Rc::from(name),
             }),
-            None => {
-                let e = Exc::new("NameError", format!("name `{name}` is not defined"));
-                Err(self.error_from(e))
-            }
+            None => Err(self.name_error(name)),
         }
     }
 
@@ -445,15 +452,25 @@ impl Interpreter {
         f: &Function,
         args: impl IntoArgs,
     ) -> Result<T, Error> {
+        self.call_value(&f.value, &f.name, args)
+    }
+
+    /// Calls `f` (named `fname` in errors) from the host.
+    fn call_value<T: FromValue>(
+        &mut self,
+        f: &Value,
+        fname: &str,
+        args: impl IntoArgs,
+    ) -> Result<T, Error> {
         let args = args.into_args();
-        self.charge_entry(match &f.value {
+        self.charge_entry(match f {
             Value::Func(c) => c.proto.code.len(),
             _ => 1,
         })?;
-        let r = self.vm.call(&f.value, &args);
+        let r = self.vm.call(f, args.as_ref());
         self.vm.flush();
         let v = r.map_err(|e| self.error_from(e))?;
-        T::from_value(&v).map_err(|m| self.error_from(embed::type_error(&f.name, "the result", m)))
+        T::from_value(&v).map_err(|m| self.error_from(embed::type_error(fname, "the result", m)))
     }
 
     /// Makes a Rust closure a builtin that scripts call as `name(...)`. It
