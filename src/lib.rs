@@ -534,6 +534,37 @@ impl Interpreter {
         T::from_value(v).ok()
     }
 
+    /// The names of the program's globals that have a value (functions,
+    /// classes, variables), sorted; with `builtins`, the builtins and host
+    /// functions too. What a REPL completes, or a host lists to see what a
+    /// script defines.
+    ///
+    /// ```
+    /// let mut interp = proc_lang::Interpreter::new();
+    /// interp.register_fn("host_fn", || 1i64);
+    /// interp.eval::<()>("let x = 1\nfn handler() {}\nclass Rule {}")?;
+    /// assert_eq!(interp.global_names(false), ["Rule", "handler", "x"]);
+    /// let all = interp.global_names(true);
+    /// assert!(all.iter().any(|n| n == "host_fn") && all.iter().any(|n| n == "print"));
+    /// # Ok::<(), proc_lang::Error>(())
+    /// ```
+    pub fn global_names(&self, builtins: bool) -> Vec<String> {
+        let g = &self.vm.globals;
+        let mut units = vec![self.vm.main_unit];
+        if builtins {
+            units.push(vm::globals::BUILTINS);
+        }
+        let mut names: Vec<String> = units
+            .into_iter()
+            .flat_map(|u| g.units[u].iter())
+            .filter(|(_, slot)| !matches!(g.values[**slot as usize], Value::Undef))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// A handle that interrupts the running script from any thread: the
     /// script gets `KeyboardInterrupt` at its next check, within
     /// milliseconds while it computes and within 100 ms while it waits
