@@ -589,9 +589,9 @@ impl Interpreter {
     /// Waits for the child processes the scripts started (section 10: the
     /// non-daemon ones are joined, the daemon ones terminated). Dropping the
     /// interpreter does the same, so a script that left a child running
-    /// forever makes the drop wait: an interrupt from the
-    /// [`InterruptHandle`] (or terminating the children first, from a script)
-    /// ends the wait, leaving such children running.
+    /// forever makes the drop wait. Terminate such children first (from a
+    /// script: `p.terminate()`); each interrupt from the [`InterruptHandle`]
+    /// ends the wait for the one child being waited for, leaving it running.
     pub fn join_children(&mut self) {
         runtime::process::finish(&mut self.vm);
     }
