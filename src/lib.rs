@@ -49,6 +49,7 @@ mod error;
 pub(crate) mod runtime;
 #[cfg(feature = "serde")]
 mod serde_value;
+mod server;
 pub(crate) mod stdlib;
 pub(crate) mod syntax;
 pub(crate) mod value;
@@ -60,6 +61,7 @@ pub use embed::{FromValue, HostFunction, IntoArgs, IntoHostReturn, IntoValue, Mi
 pub use error::Error;
 #[cfg(feature = "serde")]
 pub use serde_value::{from_value, to_value};
+pub use server::Server;
 pub use value::Value;
 
 use compile::Proto;

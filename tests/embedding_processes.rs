@@ -142,6 +142,57 @@ fn limits_with_children() {
     println!("ok: limits stop a script with children; drop reaps them");
 }
 
+/// The fork server: an interpreter moved into a process of its own while the
+/// host is single-threaded; the host's threads then run scripts in it that
+/// spawn processes and use pools, and get values and errors back.
+fn a_server_runs_process_scripts_for_a_threaded_host() {
+    let mut interp = quiet();
+    interp.register_fn("weight", |x: i64| x * 10);
+    interp.set_global("base", 1i64);
+    interp
+        .eval::<()>("fn job(x) { return weight(x) + base }")
+        .unwrap();
+    let server = interp.into_server().expect("single-threaded here");
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                let v: Vec<i64> = server
+                    .eval("let r = nil\nwith pool(2) as p { r = p.map(job, [1, 2, 3]) }\nr")
+                    .unwrap();
+                assert_eq!(v, [11, 21, 31]);
+                let c: i64 = server.eval("(spawn job(5)).join()").unwrap();
+                assert_eq!(c, 51);
+            });
+        }
+        // while those threads run, this process cannot fork itself
+        let mut local = quiet();
+        local.eval::<()>("fn one() { return 1 }").unwrap();
+        let e = local.eval::<()>("spawn one()").unwrap_err();
+        assert_eq!(e.kind(), "NotSupported");
+        let e = quiet().into_server().err().expect("refused with threads");
+        assert_eq!(e.kind(), "NotSupported");
+    });
+    // calls, state and errors as data
+    assert_eq!(server.call::<i64>("job", (4,)).unwrap(), 41);
+    server.eval::<()>("let kept = [1]\nkept.append(2)").unwrap();
+    assert_eq!(server.eval::<Vec<i64>>("kept").unwrap(), [1, 2]);
+    let e = server.eval::<()>("let z = 0\nkept[5]").unwrap_err();
+    assert_eq!((e.kind(), e.line()), ("IndexError", Some(2)));
+    assert!(e.to_string().starts_with("error: IndexError: "), "{e}");
+    let e = server.eval::<()>("let (").unwrap_err();
+    assert!(matches!(e, proc_lang::Error::Parse(_)));
+    let e = server.call::<String>("job", (1,)).unwrap_err();
+    assert_eq!(e.message(), "job(): the result must be a str, not int");
+    assert_eq!(server.eval::<i64>("kept[0]").unwrap(), 1);
+    let pid = server.pid();
+    drop(server);
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(),
+        "the server is gone after the drop"
+    );
+    println!("ok: a server runs spawn and pool scripts for a threaded host");
+}
+
 fn main() {
     let start = Instant::now();
     host_functions_work_in_children();
@@ -149,5 +200,6 @@ fn main() {
     spawn_follows_the_thread_count();
     interrupt_a_join();
     limits_with_children();
+    a_server_runs_process_scripts_for_a_threaded_host();
     println!("embedding_processes: all passed in {:?}", start.elapsed());
 }
