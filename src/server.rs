@@ -173,6 +173,18 @@ impl Server {
         self.pid
     }
 
+    /// Raises `KeyboardInterrupt` in the script the server is running, as
+    /// [`InterruptHandle::interrupt`](crate::InterruptHandle::interrupt)
+    /// does for a local interpreter: call it from another thread to stop a
+    /// request that takes too long (waits notice it within about 50 ms).
+    pub fn interrupt(&self) {
+        // SIGUSR1: the server's handler sets its interrupt flag
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
+    }
+
     fn request<T: FromValue>(&self, req: Request, fname: &str) -> Result<T, Error> {
         let payload = bincode::encode_to_vec(&req, config()).map_err(lost)?;
         let reply = {
@@ -204,6 +216,32 @@ impl Drop for Server {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
+}
+
+/// The server's interrupt flag, for its SIGUSR1 handler (set once, in the
+/// server process only).
+static INTERRUPT: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // only an atomic load and store: async-signal-safe
+    if let Some(flag) = INTERRUPT.get() {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Makes SIGUSR1 (from `Server::interrupt`) set the server VM's interrupt
+/// flag. Not SA_RESTART, so a blocking call returns EINTR and checks it.
+fn listen_for_interrupts(vm: &Vm) {
+    let _ = INTERRUPT.set(vm.interrupt.clone());
+    // SAFETY: the handler only touches an atomic; the sigaction struct is
+    // fully initialised.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_interrupt as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
     }
 }
 
@@ -261,6 +299,7 @@ impl Interpreter {
             drop(host_end);
             // the server ends with the host, like a spawned child
             crate::runtime::process::set_death_signal(host_pid);
+            listen_for_interrupts(&self.vm);
             // never return into the host's code in this process
             let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.serve(server_end);

@@ -184,6 +184,19 @@ fn a_server_runs_process_scripts_for_a_threaded_host() {
     let e = server.call::<String>("job", (1,)).unwrap_err();
     assert_eq!(e.message(), "job(): the result must be a str, not int");
     assert_eq!(server.eval::<i64>("kept[0]").unwrap(), 1);
+    // a request that waits forever is interrupted from another host thread
+    std::thread::scope(|s| {
+        let server = &server;
+        s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            server.interrupt();
+        });
+        let started = Instant::now();
+        let e = server.eval::<()>("let q = queue()\nq.get()").unwrap_err();
+        assert_eq!(e.kind(), "KeyboardInterrupt");
+        assert!(started.elapsed() < Duration::from_millis(300 + 200));
+    });
+    assert_eq!(server.eval::<i64>("kept[1]").unwrap(), 2);
     let pid = server.pid();
     drop(server);
     assert!(
