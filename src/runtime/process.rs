@@ -506,7 +506,7 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
         return Err(Exc::new(
             "NotSupported",
             format!(
-                "{fname}() is not possible while the host process has other threads (fork would copy only this one); see docs/embedding.md"
+                "{fname}() is not possible while the host process has other threads (fork would copy only this one): use Interpreter::into_server before starting threads (docs/embedding.md)"
             ),
         ));
     }

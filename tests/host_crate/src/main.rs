@@ -1,4 +1,4 @@
-//! Section 17's example as a host crate: builder switches, a host function
+//! Section 17's example as a host crate: a fork server made first, builder switches, a host function
 //! returning `Result<String, MyError>`, globals, `eval`, `run_file`, `call`,
 //! errors as data, processes and pools, an interrupt from another thread, and
 //! what happens to `spawn` once the host has started threads.
@@ -35,6 +35,18 @@ impl Write for Captured {
 }
 
 fn main() -> Result<(), proc_lang::Error> {
+    // a fork server is made first, while this host has one thread: an
+    // interpreter set up like the one below, moved into a process of its own
+    let server = {
+        let mut setup = Interpreter::builder()
+            .stdout(std::io::sink())
+            .max_instructions(Some(50_000_000))
+            .build();
+        setup.set_global("config", Value::from(vec![1i64, 2, 3]));
+        setup.register_fn("http_get", |url: String| format!("<html>{url}</html>"));
+        setup.run_file(concat!(env!("CARGO_MANIFEST_DIR"), "/job.proc"))?;
+        setup.into_server()?
+    };
     let my_writer = Captured::default();
     let mut interp = Interpreter::builder()
         .allow_processes(true) // spawn, pool, fork, manager
@@ -111,5 +123,37 @@ fn main() -> Result<(), proc_lang::Error> {
     );
     drop(stop);
     worker.join().expect("the worker thread");
+
+    // host threads run scripts that spawn processes and pools in the server
+    let answers: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = (1..=3i64)
+            .map(|k| {
+                let server = &server;
+                s.spawn(move || {
+                    let code = format!(
+                        "let r = nil\nwith pool(2) as p {{ r = p.map(square, [x * {k} for x in config]) }}\nr + [(spawn square({k})).join()]"
+                    );
+                    server.eval::<Vec<i64>>(&code)
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().expect("a host thread").expect("the script"))
+            .collect()
+    });
+    assert_eq!(
+        answers,
+        [vec![1, 4, 9, 1], vec![4, 16, 36, 4], vec![9, 36, 81, 9]]
+    );
+    println!("three host threads ran spawn and pool scripts in the fork server: {answers:?}");
+    let e = server.eval::<()>("total(nil)").unwrap_err();
+    println!(
+        "and got its errors as data: {} at line {:?}: {}",
+        e.kind(),
+        e.line(),
+        e.message()
+    );
+    let total: f64 = server.call("total", (vec![0.5, 0.25],))?;
+    assert_eq!(total, 0.75);
     Ok(())
 }
