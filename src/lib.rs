@@ -8,7 +8,8 @@
 //!
 //! - [`Interpreter`] runs scripts; [`Builder`] sets its capability switches,
 //!   limits and output writers; [`InterruptHandle`] stops a running script
-//!   from another thread.
+//!   from another thread; [`Function`] is a script function held by the
+//!   host; [`Server`] is an interpreter in a process of its own.
 //! - [`Value`] is a script value; [`FromValue`] and [`IntoValue`] convert
 //!   between it and Rust types (`i64 i32 u32 usize f64 bool String &str
 //!   Vec<T> HashMap<String, T> Option<T> ()`); with the `serde` feature,
@@ -37,8 +38,10 @@
 //! Processes: `spawn`, `pool`, `fork` and `manager` fork the host process.
 //! They work while the host has a single thread; in a host that has started
 //! other threads they raise `NotSupported` (a `fork()` from a multi-threaded
-//! process can deadlock the child on a lock another thread held). See
-//! `docs/embedding.md` for the reasons and how to structure such a host.
+//! process can deadlock the child on a lock another thread held). A host
+//! with threads moves an interpreter into a process of its own first, with
+//! [`Interpreter::into_server`], and runs such scripts there from any thread
+//! through the [`Server`]. `docs/embedding.md` has the details.
 
 #![deny(missing_docs)]
 
