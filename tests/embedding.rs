@@ -290,6 +290,9 @@ fn time_to_stop(code: &str, after: Duration) -> Duration {
 #[test]
 fn interrupt_stops_running_and_waiting_scripts_within_100_ms() {
     assert_send_sync_clone::<proc_lang::InterruptHandle>();
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<proc_lang::Server>();
+    assert_send_sync::<proc_lang::Error>();
     for code in [
         "while true { }",
         "fn spin() { while true { } }\nspin()",

@@ -203,6 +203,17 @@ fn a_server_runs_process_scripts_for_a_threaded_host() {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(),
         "the server is gone after the drop"
     );
+    // a server that died is an error, not a hang or a crash of the host
+    let server = quiet().into_server().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let e = server.eval::<i64>("1").unwrap_err();
+    assert_eq!(e.kind(), "ProcessError");
+    assert!(e.message().contains("server is gone"), "{e}");
+    drop(server);
     println!("ok: a server runs spawn and pool scripts for a threaded host");
 }
 
