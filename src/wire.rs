@@ -698,8 +698,25 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
             format!("message of {} bytes is over the limit", payload.len()),
         ));
     }
-    w.write_all(&(payload.len() as u32).to_le_bytes())?;
-    w.write_all(payload)
+    // one write for the length and the payload together (a reader waiting
+    // for the frame wakes once)
+    let header = (payload.len() as u32).to_le_bytes();
+    let total = header.len() + payload.len();
+    let mut done = 0;
+    while done < total {
+        let r = if done < header.len() {
+            w.write_vectored(&[io::IoSlice::new(&header[done..]), io::IoSlice::new(payload)])
+        } else {
+            w.write(&payload[done - header.len()..])
+        };
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads one frame; `Ok(None)` at a clean end of stream (no partial frame).
