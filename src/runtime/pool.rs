@@ -757,7 +757,14 @@ fn map_args(
     let [f, xs, chunksize, progress] = args.bind(fname, ["f", "xs", "chunksize", "progress"], 2)?;
     let f = f.unwrap_or_default();
     let xs = Items::of(vm, &xs.unwrap_or_default())?;
-    let chunksize = match given(chunksize) {
+    let chunksize = chunksize_arg(fname, chunksize)?;
+    Ok((f, xs, chunksize, progress.is_some_and(|p| p.truthy())))
+}
+
+/// The `chunksize` argument of the map family: absent, or at least 1 (as
+/// Python's `Pool` requires).
+fn chunksize_arg(fname: &str, chunksize: Option<Value>) -> VmResult<Option<usize>> {
+    match given(chunksize) {
         Some(c) => {
             let c = want_int(fname, "chunksize", &c)?;
             if c < 1 {
@@ -765,17 +772,18 @@ fn map_args(
                     "{fname}(): chunksize must be at least 1"
                 )));
             }
-            Some(c as usize)
+            Ok(Some(c as usize))
         }
-        None => None,
-    };
-    Ok((f, xs, chunksize, progress.is_some_and(|p| p.truthy())))
+        None => Ok(None),
+    }
 }
 
 impl Pool {
-    fn apply_async(&self, vm: &mut Vm, args: Args) -> VmResult<Rc<ResultState>> {
+    /// Submits one call; `fname` (`apply` or `apply_async`) names the method
+    /// in errors.
+    fn apply_async(&self, vm: &mut Vm, fname: &str, args: Args) -> VmResult<Rc<ResultState>> {
         let [f, fargs, kwargs, callback, error_callback] = args.bind(
-            "apply_async",
+            fname,
             ["f", "args", "kwargs", "callback", "error_callback"],
             1,
         )?;
@@ -793,7 +801,7 @@ impl Pool {
             Some(k @ Value::Map(_)) => k,
             Some(other) => {
                 return Err(Exc::type_error(format!(
-                    "apply_async(): kwargs must be a map, not {}",
+                    "{fname}(): kwargs must be a map, not {}",
                     other.type_name()
                 )));
             }
@@ -928,11 +936,11 @@ impl Pool {
     fn call(&self, vm: &mut Vm, this: &Value, name: &str, args: Args) -> VmResult<Value> {
         match name {
             "apply_async" => {
-                let r = self.apply_async(vm, args)?;
+                let r = self.apply_async(vm, name, args)?;
                 Ok(async_result(&self.0, r))
             }
             "apply" => {
-                let r = self.apply_async(vm, args)?;
+                let r = self.apply_async(vm, name, args)?;
                 wait_result(vm, &self.0, &r, Deadline::NEVER)?;
                 take_outcome(&r)
             }
@@ -951,10 +959,7 @@ impl Pool {
                 )?;
                 let f = f.unwrap_or_default();
                 let xs = Items::of(vm, &xs.unwrap_or_default())?;
-                let chunksize = match given(chunksize) {
-                    Some(c) => Some(want_int(name, "chunksize", &c)?.max(1) as usize),
-                    None => None,
-                };
+                let chunksize = chunksize_arg(name, chunksize)?;
                 let mode = if name == "map_async" {
                     Mode::Map
                 } else {
