@@ -182,6 +182,11 @@ impl PoolInner {
         deadline: Deadline,
         done: &dyn Fn() -> bool,
     ) -> VmResult<bool> {
+        // With no task out, only a worker's exit can end the wait (`join`
+        // after `close`), and an exit puts nothing in the results queue: look
+        // for it after a short sleep, then longer ones, instead of a whole
+        // slice (which made every `with pool(n)` block last 50 ms more).
+        let mut idle = std::time::Duration::from_micros(100);
         loop {
             // everything already there first, without waiting
             while let Some(msg) = self.results.get(vm, Deadline::now())? {
@@ -201,7 +206,12 @@ impl PoolInner {
                 // nothing can arrive any more (a terminated pool, say)
                 return Ok(done());
             }
-            let slice = Deadline::after(Some(deadline.slice().as_secs_f64()));
+            let mut wait = deadline.slice();
+            if self.pending.borrow().is_empty() {
+                wait = wait.min(idle);
+                idle *= 2;
+            }
+            let slice = Deadline::after(Some(wait.as_secs_f64()));
             if let Some(msg) = self.results.get(vm, slice)? {
                 self.deliver(vm, &msg)?;
             }
@@ -250,7 +260,11 @@ impl PoolInner {
                     let mut j = job.borrow_mut();
                     match outcome {
                         Outcome::Ok(Value::List(items)) => {
-                            let items = items.borrow().clone();
+                            // freshly decoded: usually nobody else holds it
+                            let items = match Rc::try_unwrap(items) {
+                                Ok(cell) => cell.into_inner(),
+                                Err(shared) => shared.borrow().clone(),
+                            };
                             j.items_done += items.len();
                             j.chunks[index] = Some(items);
                         }
@@ -270,7 +284,7 @@ impl PoolInner {
                 if finished {
                     let r = job.borrow().result.clone();
                     if let Some(r) = r {
-                        let outcome = job_outcome(&job.borrow());
+                        let outcome = job_outcome(&mut job.borrow_mut());
                         self.finish_result(vm, &r, outcome)?;
                     }
                 }
@@ -396,12 +410,19 @@ impl Drop for PoolInner {
     }
 }
 
-fn job_outcome(j: &Job) -> Outcome {
+/// The outcome of a finished map job: its first error, or every chunk's
+/// results in order, moved out of the job (which nothing reads afterwards:
+/// only `imap` iterators read chunks, and they never ask for this).
+fn job_outcome(j: &mut Job) -> Outcome {
     match j.errors.iter().flatten().next() {
         Some((k, m)) => Outcome::Err(k.clone(), m.clone()),
-        None => Outcome::Ok(Value::list(
-            j.chunks.iter().flatten().flatten().cloned().collect(),
-        )),
+        None => {
+            let mut all = Vec::with_capacity(j.total_items);
+            for chunk in &mut j.chunks {
+                all.append(&mut chunk.take().unwrap_or_default());
+            }
+            Outcome::Ok(Value::list(all))
+        }
     }
 }
 
@@ -576,9 +597,7 @@ fn run_task(vm: &mut Vm, body: &[u8]) -> VmResult<Value> {
         }
         1 => {
             let mut out = Vec::with_capacity(items.len());
-            for x in items {
-                out.push(vm.call(f, std::slice::from_ref(&x))?);
-            }
+            vm.call_each(f, items, &mut out)?;
             Ok(Value::list(out))
         }
         _ => {
@@ -875,7 +894,8 @@ impl Pool {
             let j = j.borrow();
             j.done == j.chunks.len()
         })?;
-        match job_outcome(&job.borrow()) {
+        let outcome = job_outcome(&mut job.borrow_mut());
+        match outcome {
             Outcome::Ok(v) => Ok(v),
             Outcome::Err(kind, message) => Err(Exc::new(&kind, message)),
         }

@@ -154,7 +154,16 @@ impl Object for Lock {
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
+        // `with` blocks first: they are the hot path
         Some(match name {
+            "enter" => args
+                .expect("enter", 0, 0)
+                .and_then(|_| self.acquire(vm, Deadline::NEVER))
+                .map(Value::Bool),
+            "exit" => args
+                .expect("exit", 0, 1)
+                .and_then(|_| self.release())
+                .map(|_| Value::Nil),
             "acquire" => acquire_args(args)
                 .and_then(|d| self.acquire(vm, d))
                 .map(Value::Bool),
@@ -165,14 +174,6 @@ impl Object for Lock {
             "locked" => args
                 .expect("locked", 0, 0)
                 .map(|_| Value::Bool(self.m.holder() != 0)),
-            "enter" => args
-                .expect("enter", 0, 0)
-                .and_then(|_| self.acquire(vm, Deadline::NEVER))
-                .map(Value::Bool),
-            "exit" => args
-                .expect("exit", 0, 1)
-                .and_then(|_| self.release())
-                .map(|_| Value::Nil),
             _ => return None,
         })
     }
