@@ -165,8 +165,31 @@ pub fn encode(vm: &mut Vm, v: &Value) -> VmResult<Vec<u8>> {
     encode_for(vm, v, &Horizon::NONE)
 }
 
+/// A message with no sources and no globals starts with these two bytes
+/// (two empty lists), then the value.
+const PLAIN: [u8; 2] = [0, 0];
+
+/// The message of a scalar (nil, bool, int, float), encoded straight into a
+/// small buffer: the same bytes as the general path, without its setup
+/// (most messages on a pipe or queue are one number).
+fn encode_scalar(v: &Value) -> Option<Vec<u8>> {
+    let w = match v {
+        Value::Nil => Wire::Nil,
+        Value::Bool(b) => Wire::Bool(*b),
+        Value::Int(i) => Wire::Int(*i),
+        Value::Float(f) => Wire::Float(*f),
+        _ => return None,
+    };
+    let mut buf = [0u8; 16];
+    let n = bincode::encode_into_slice(&w, &mut buf[PLAIN.len()..], config()).ok()?;
+    Some(buf[..PLAIN.len() + n].to_vec())
+}
+
 /// Serialises a value for processes that have what `horizon` says.
 pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>> {
+    if let Some(bytes) = encode_scalar(v) {
+        return Ok(bytes);
+    }
     let mut enc = Enc {
         vm,
         horizon,
@@ -191,6 +214,21 @@ pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>
 
 /// Rebuilds a value serialised by `encode` (in this or another process).
 pub fn decode(vm: &mut Vm, bytes: &[u8]) -> VmResult<Value> {
+    // a plain scalar or string: no globals or closures to set up
+    if let Some(rest) = bytes.strip_prefix(&PLAIN) {
+        if let Ok((w, used)) = bincode::decode_from_slice::<Wire, _>(rest, config()) {
+            if used == rest.len() {
+                match w {
+                    Wire::Nil => return Ok(Value::Nil),
+                    Wire::Bool(b) => return Ok(Value::Bool(b)),
+                    Wire::Int(i) => return Ok(Value::Int(i)),
+                    Wire::Float(f) => return Ok(Value::Float(f)),
+                    Wire::Str(s) => return Ok(Value::string(s)),
+                    _ => {} // decoded again below, the general way
+                }
+            }
+        }
+    }
     let (msg, used): (Message, usize) = bincode::decode_from_slice(bytes, config())
         .map_err(|e| corrupt(format!("the message is corrupt ({e})")))?;
     if used != bytes.len() {
@@ -809,6 +847,38 @@ mod tests {
             Box::new(io::sink()),
             Box::new(io::sink()),
         )
+    }
+
+    #[test]
+    fn scalars_take_the_short_path_with_the_same_bytes() {
+        let mut vm = vm();
+        for v in [
+            Value::Nil,
+            Value::Bool(true),
+            Value::Int(-5),
+            Value::Int(i64::MAX),
+            Value::Float(2.5),
+        ] {
+            let fast = encode_scalar(&v).unwrap();
+            let msg = Message {
+                sources: Vec::new(),
+                globals: Vec::new(),
+                value: Enc {
+                    vm: &mut vm,
+                    horizon: &Horizon::NONE,
+                    sources: Vec::new(),
+                    globals: Vec::new(),
+                    seen: FxHashMap::default(),
+                    open_closures: Vec::new(),
+                }
+                .wire(&v, 0)
+                .unwrap(),
+            };
+            assert_eq!(fast, bincode::encode_to_vec(&msg, config()).unwrap());
+            assert!(decode(&mut vm, &fast).unwrap().equals(&v));
+        }
+        let s = encode(&mut vm, &Value::str("héllo")).unwrap();
+        assert!(decode(&mut vm, &s).unwrap().equals(&Value::str("héllo")));
     }
 
     #[test]

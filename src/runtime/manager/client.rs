@@ -64,7 +64,8 @@ pub(super) fn disconnect(vm: &mut Vm, address: &str) {
 }
 
 fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
-    let pid = std::process::id();
+    // cached: std::process::id() is a system call, once per request
+    let pid = crate::runtime::shm::my_pid() as u32;
     if let Some(c) = vm.managers.conns.get(address) {
         if c.borrow().pid == pid {
             return Ok(c.clone());
