@@ -19,9 +19,14 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many times a contended acquire looks at the lock before sleeping in the
-/// kernel (a few microseconds). A lock held by another process is usually
+/// kernel (tens of microseconds). A lock held by another process is usually
 /// held for a few hundred nanoseconds, much less than a sleep and wake-up take.
-const SPINS: u32 = 1000;
+const SPINS: u32 = 8000;
+/// Every this many looks, a waiting acquire yields the CPU: when the holder
+/// waits for this very CPU (two processes taking turns often share one), it
+/// can only let go once the waiter steps aside. Yielding with nothing else to
+/// run returns at once.
+const YIELD_EVERY: u32 = 64;
 
 /// Takes `m` before `deadline`. `what` names the primitive in warnings and
 /// errors. Uninterruptible takes (re-taking a Condition's lock after a wait)
@@ -56,6 +61,9 @@ fn take(
             while spins > 0 && m.holder() != 0 {
                 spins -= 1;
                 std::hint::spin_loop();
+                if spins % YIELD_EVERY == 0 {
+                    std::thread::yield_now();
+                }
             }
             continue;
         }
