@@ -214,20 +214,27 @@ pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>
 
 /// Rebuilds a value serialised by `encode` (in this or another process).
 pub fn decode(vm: &mut Vm, bytes: &[u8]) -> VmResult<Value> {
-    // a plain scalar or string: no globals or closures to set up
+    // no sources and no globals (most messages): just the value, and a
+    // scalar without any setup
     if let Some(rest) = bytes.strip_prefix(&PLAIN) {
-        if let Ok((w, used)) = bincode::decode_from_slice::<Wire, _>(rest, config()) {
-            if used == rest.len() {
-                match w {
-                    Wire::Nil => return Ok(Value::Nil),
-                    Wire::Bool(b) => return Ok(Value::Bool(b)),
-                    Wire::Int(i) => return Ok(Value::Int(i)),
-                    Wire::Float(f) => return Ok(Value::Float(f)),
-                    Wire::Str(s) => return Ok(Value::string(s)),
-                    _ => {} // decoded again below, the general way
-                }
-            }
+        let (w, used): (Wire, usize) = bincode::decode_from_slice(rest, config())
+            .map_err(|e| corrupt(format!("the message is corrupt ({e})")))?;
+        if used != rest.len() {
+            return Err(corrupt("the message has trailing bytes".into()));
         }
+        return match w {
+            Wire::Nil => Ok(Value::Nil),
+            Wire::Bool(b) => Ok(Value::Bool(b)),
+            Wire::Int(i) => Ok(Value::Int(i)),
+            Wire::Float(f) => Ok(Value::Float(f)),
+            w => Dec {
+                vm,
+                sources: Vec::new(),
+                slots: FxHashMap::default(),
+                closures: FxHashMap::default(),
+            }
+            .value(w),
+        };
     }
     let (msg, used): (Message, usize) = bincode::decode_from_slice(bytes, config())
         .map_err(|e| corrupt(format!("the message is corrupt ({e})")))?;

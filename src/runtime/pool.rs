@@ -19,7 +19,7 @@ use crate::runtime::shm::{Deadline, Region};
 use crate::stdlib::given;
 use crate::stdlib::os::require_processes;
 use crate::value::func::{want_f64, want_int};
-use crate::value::{Args, Exc, MapData, Object, Value, VmResult};
+use crate::value::{Args, Exc, Object, Value, VmResult};
 use crate::vm::Vm;
 use crate::wire::{self, Horizon};
 use nix::sys::signal::Signal;
@@ -824,7 +824,8 @@ impl Pool {
                     other.type_name()
                 )));
             }
-            None => Value::map(MapData::default()),
+            // nothing to send (the worker treats nil as no named arguments)
+            None => Value::Nil,
         };
         let r = Rc::new(ResultState {
             outcome: RefCell::new(None),
