@@ -190,6 +190,23 @@ pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>
     if let Some(bytes) = encode_scalar(v) {
         return Ok(bytes);
     }
+    let mut out = Vec::with_capacity(64);
+    encode_for_into(vm, v, horizon, &mut out)?;
+    Ok(out)
+}
+
+/// As `encode_for`, appending the message to `out` (after a header the
+/// caller wrote, say): no copy, and no growing from an empty buffer.
+pub fn encode_for_into(
+    vm: &mut Vm,
+    v: &Value,
+    horizon: &Horizon,
+    out: &mut Vec<u8>,
+) -> VmResult<()> {
+    if let Some(bytes) = encode_scalar(v) {
+        out.extend_from_slice(&bytes);
+        return Ok(());
+    }
     let mut enc = Enc {
         vm,
         horizon,
@@ -208,7 +225,8 @@ pub fn encode_for(vm: &mut Vm, v: &Value, horizon: &Horizon) -> VmResult<Vec<u8>
         globals: enc.globals,
         value,
     };
-    bincode::encode_to_vec(&msg, config())
+    bincode::encode_into_std_write(&msg, out, config())
+        .map(|_| ())
         .map_err(|e| Exc::new("ValueError", format!("cannot serialise the message: {e}")))
 }
 

@@ -165,10 +165,9 @@ impl PoolInner {
         let id = self.next_id.get() + 1;
         self.next_id.set(id);
         let msg = Value::list(vec![Value::Int(mode as i64), f.clone(), args, kwargs]);
-        let body = wire::encode_for(vm, &msg, &self.horizon)?;
-        let mut bytes = Vec::with_capacity(8 + body.len());
+        let mut bytes = Vec::with_capacity(128);
         bytes.extend_from_slice(&id.to_le_bytes());
-        bytes.extend_from_slice(&body);
+        wire::encode_for_into(vm, &msg, &self.horizon, &mut bytes)?;
         self.tasks.put(vm, &bytes)?;
         self.pending.borrow_mut().insert(id, pending);
         Ok(())
@@ -526,23 +525,25 @@ fn worker_main(vm: &mut Vm, pool: &Rc<PoolInner>, slot: usize) -> i32 {
             return 0; // stop
         }
         let outcome = run_task(vm, &msg[8..]);
-        let reply = match outcome {
-            Ok(v) => match wire::encode(vm, &v) {
-                Ok(b) => (1u8, b),
-                Err(e) => (0u8, error_bytes(vm, &e)),
-            },
+        // the reply: the task id, 1 and the value, or 0 and the error
+        let mut bytes = Vec::with_capacity(64);
+        bytes.extend_from_slice(&id.to_le_bytes());
+        bytes.push(1);
+        let failed = match outcome {
+            Ok(v) => wire::encode_for_into(vm, &v, &Horizon::NONE, &mut bytes).err(),
             Err(e) => {
                 if let Some(code) = e.error().exit_code {
                     // exit() in a task ends the worker; the parent sees it die
                     return code;
                 }
-                (0u8, error_bytes(vm, &e))
+                Some(e)
             }
         };
-        let mut bytes = Vec::with_capacity(9 + reply.1.len());
-        bytes.extend_from_slice(&id.to_le_bytes());
-        bytes.push(reply.0);
-        bytes.extend_from_slice(&reply.1);
+        if let Some(e) = failed {
+            bytes.truncate(8);
+            bytes.push(0);
+            bytes.extend_from_slice(&error_bytes(vm, &e));
+        }
         if pool.results.put(vm, &bytes).is_err() {
             return 1;
         }
