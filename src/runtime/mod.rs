@@ -7,6 +7,7 @@ pub mod pipe;
 pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod reactor;
 pub mod shared;
 pub mod shm;
 pub mod sync;

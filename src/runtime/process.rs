@@ -12,6 +12,7 @@
 //! state lives in the instance (`Instance::native`), and its attributes (`pid`,
 //! `exitcode`...) are read from that state so they are always current.
 
+use crate::runtime::reactor::{self, Pending, Wake};
 use crate::runtime::shm::Deadline;
 use crate::stdlib::os::require_processes;
 use crate::value::func::{NativeKind, want_str};
@@ -24,6 +25,7 @@ use nix::unistd::Pid;
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsRawFd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
@@ -43,6 +45,8 @@ pub struct Runtime {
     result_fd: Option<OwnedFd>,
     /// The `Process` class, for `current_process()` in the main process.
     class: Option<Rc<Class>>,
+    /// The interned name `run` (looked up by every child).
+    run: Option<crate::vm::symbol::Sym>,
     /// Pools this process created (terminated at the end if still open).
     pub(crate) pools: Vec<std::rc::Weak<crate::runtime::pool::PoolInner>>,
 }
@@ -142,7 +146,10 @@ impl ProcState {
         let Some(fd) = reader.as_ref() else {
             return true;
         };
-        let mut chunk = [0u8; 65536];
+        // small: after a fork every page the parent touches for the first
+        // time costs a copy-on-write fault (a 64 KiB buffer was 16 of them
+        // per spawn); a big result just takes more reads
+        let mut chunk = [0u8; 512];
         loop {
             match nix::unistd::read(fd, &mut chunk) {
                 Ok(0) => {
@@ -416,7 +423,10 @@ fn start(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
 
 /// The child's life after `start`: run, report, exit. Never returns.
 fn child_main(vm: &mut Vm, this: &Value, st: &Rc<ProcState>) -> ! {
-    let run = vm.interner.intern("run");
+    let run = match vm.procs.run {
+        Some(s) => s,
+        None => vm.interner.intern("run"),
+    };
     let outcome = match vm.get_attr(this, run) {
         Ok(m) => vm.call(&m, &[]),
         Err(e) => Err(e),
@@ -527,21 +537,19 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
 }
 
 /// True when this process has more than one thread (then fork is unsafe).
+/// One `stat` call: the link count of `/proc/self/task` is 2 plus the
+/// number of threads (reading `/proc/self/stat` took ten calls per fork).
 fn has_other_threads() -> bool {
-    match std::fs::read_to_string("/proc/self/stat") {
-        // field 20 (after the parenthesised command name) is num_threads
-        Ok(s) => s
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(17))
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|n| n > 1),
+    match nix::sys::stat::stat("/proc/self/task") {
+        Ok(st) => st.st_nlink > 3,
         Err(_) => false,
     }
 }
 
 fn after_fork_in_child(vm: &mut Vm) {
     vm.rng = crate::stdlib::random::Rng::from_entropy();
+    // the parent's tasks stay in the parent
+    vm.forget_tasks();
     // the parent's children are not ours: forget them (closing our copies of
     // their pipes) without waiting for them
     for c in std::mem::take(&mut vm.procs.children) {
@@ -580,6 +588,8 @@ pub(crate) fn end_helper(st: &ProcState) {
 /// At the end of a program (or of a child): joins the non-daemon children,
 /// then terminates and reaps the daemon ones. Errors are ignored.
 pub fn finish(vm: &mut Vm) {
+    // the main script has ended: so have its tasks
+    vm.end_tasks();
     vm.flush();
     crate::runtime::pool::finish_all(vm);
     let children = std::mem::take(&mut vm.procs.children);
@@ -617,6 +627,28 @@ fn join(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         None => None,
     };
     vm.flush();
+    if vm.tasks_active() {
+        // other tasks run until the child's result pipe closes (reactor.rs)
+        let wake = match st.reader.borrow().as_ref() {
+            Some(fd) => Wake::Fd(fd.as_raw_fd(), libc::POLLIN),
+            None => Wake::Local,
+        };
+        let st = st.clone();
+        let wait = Pending::new(
+            wake,
+            reactor::deadline_after(timeout),
+            move |vm, expired| {
+                if !st.read_available() {
+                    return Ok(expired.then_some(Value::Nil));
+                }
+                st.poll_exit(true);
+                st.take_result(vm)?;
+                prune(vm);
+                Ok(Some(st.result.borrow().clone()))
+            },
+        );
+        return vm.block(wait);
+    }
     if st.wait(vm, Deadline::after(timeout))? {
         prune(vm);
         Ok(st.result.borrow().clone())
@@ -779,6 +811,7 @@ pub fn install(vm: &mut Vm) {
         );
     }
     let class = Rc::new(Class::new(Rc::from("Process"), None, own));
+    vm.procs.run = Some(vm.interner.intern("run"));
     vm.procs.class = Some(class.clone());
     vm.globals.define_builtin("Process", Value::Class(class));
     vm.globals.define_builtin(

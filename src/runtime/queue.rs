@@ -37,6 +37,7 @@
 //! lose or duplicate an item, never start a thread, and never serialise or
 //! deserialise while holding a mutex.
 
+use super::reactor::{self, Pending, Wake};
 use super::shm::{Acquired, Deadline, Region, RobustMutex, futex_wait, futex_wake};
 use crate::stdlib::given;
 use crate::value::func::{want_f64, want_int};
@@ -712,6 +713,11 @@ impl Shared {
         }
     }
 
+    /// True once `close()` was called (by any process).
+    fn closed(&self) -> bool {
+        self.h().put.closed.load(Ordering::Acquire) != 0
+    }
+
     /// Items in the queue now.
     fn count(&self) -> u64 {
         let gets = self.look_get().gets;
@@ -761,17 +767,91 @@ const QUEUE_METHODS: &[&str] = &[
 ];
 
 impl Queue {
-    fn put(&self, vm: &mut Vm, x: Value, block: bool, timeout: Option<f64>) -> VmResult<Value> {
+    fn put(
+        &self,
+        vm: &mut Vm,
+        this: &Value,
+        x: Value,
+        block: bool,
+        timeout: Option<f64>,
+    ) -> VmResult<Value> {
         let deadline = Deadline::after(timeout);
         let bytes = wire::encode(vm, &x)?;
+        if block && vm.tasks_active() {
+            // other tasks run while this one waits for room (reactor.rs)
+            let q = this.clone();
+            let wait = Pending::new(
+                Wake::Retry,
+                reactor::deadline_after(timeout),
+                move |vm, expired| {
+                    let me = queue_of(&q)?;
+                    match me.shared.put(vm, &bytes, false, Deadline::now()) {
+                        Ok(()) => Ok(Some(Value::Nil)),
+                        Err(e) if e.kind() == "QueueFull" && !expired => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                },
+            );
+            return vm.block(wait);
+        }
         self.shared.put(vm, &bytes, block, deadline)?;
         Ok(Value::Nil)
     }
 
-    fn get(&self, vm: &mut Vm, block: bool, timeout: Option<f64>) -> VmResult<Value> {
+    fn get(&self, vm: &mut Vm, this: &Value, block: bool, timeout: Option<f64>) -> VmResult<Value> {
+        if block && vm.tasks_active() {
+            // other tasks run while this one waits for an item (reactor.rs)
+            let q = this.clone();
+            let wait = Pending::new(
+                Wake::Retry,
+                reactor::deadline_after(timeout),
+                move |vm, expired| {
+                    let me = queue_of(&q)?;
+                    match me.shared.get(vm, false, Deadline::now()) {
+                        Ok(item) => wire::decode(vm, item.bytes()).map(Some),
+                        Err(e) if e.kind() == "QueueEmpty" && !expired && !me.shared.closed() => {
+                            Ok(None)
+                        }
+                        Err(e) => Err(e),
+                    }
+                },
+            );
+            return vm.block(wait);
+        }
         let item = self.shared.get(vm, block, Deadline::after(timeout))?;
         wire::decode(vm, item.bytes())
     }
+
+    /// `join(timeout)`: waits until every item put was `task_done()`.
+    fn join(&self, vm: &mut Vm, this: &Value, timeout: Option<f64>) -> VmResult<Value> {
+        if vm.tasks_active() {
+            let q = this.clone();
+            let wait = Pending::new(
+                Wake::Retry,
+                reactor::deadline_after(timeout),
+                move |_, expired| {
+                    let me = queue_of(&q)?;
+                    Ok(match me.shared.unfinished() {
+                        0 => Some(Value::Bool(true)),
+                        _ if expired => Some(Value::Bool(false)),
+                        _ => None,
+                    })
+                },
+            );
+            return vm.block(wait);
+        }
+        self.shared
+            .join(vm, Deadline::after(timeout))
+            .map(Value::Bool)
+    }
+}
+
+fn queue_of(v: &Value) -> VmResult<&Queue> {
+    match v {
+        Value::Object(h) => h.downcast::<Queue>(),
+        _ => None,
+    }
+    .ok_or_else(|| Exc::type_error("not a queue"))
 }
 
 impl Object for Queue {
@@ -796,35 +876,35 @@ impl Object for Queue {
     fn call_method(
         &self,
         vm: &mut Vm,
-        _this: &Value,
+        this: &Value,
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
         Some(match name {
             // the common calls skip argument binding
             "put" if args.names.is_empty() && args.pos.len() == 1 => {
-                self.put(vm, args.pos[0].clone(), true, None)
+                self.put(vm, this, args.pos[0].clone(), true, None)
             }
-            "get" if args.is_empty() => self.get(vm, true, None),
+            "get" if args.is_empty() => self.get(vm, this, true, None),
             "put" => (|| {
                 let [x, block, timeout] = args.bind("put", ["x", "block", "timeout"], 1)?;
                 let block = given(block).is_none_or(|b| b.truthy());
                 let timeout = timeout_arg("put", timeout)?;
-                self.put(vm, x.unwrap_or_default(), block, timeout)
+                self.put(vm, this, x.unwrap_or_default(), block, timeout)
             })(),
             "put_nowait" => (|| {
                 let [x] = args.bind("put_nowait", ["x"], 1)?;
-                self.put(vm, x.unwrap_or_default(), false, None)
+                self.put(vm, this, x.unwrap_or_default(), false, None)
             })(),
             "get" => (|| {
                 let [block, timeout] = args.bind("get", ["block", "timeout"], 0)?;
                 let block = given(block).is_none_or(|b| b.truthy());
                 let timeout = timeout_arg("get", timeout)?;
-                self.get(vm, block, timeout)
+                self.get(vm, this, block, timeout)
             })(),
             "get_nowait" => args
                 .expect("get_nowait", 0, 0)
-                .and_then(|_| self.get(vm, false, None)),
+                .and_then(|_| self.get(vm, this, false, None)),
             "qsize" => args
                 .expect("qsize", 0, 0)
                 .map(|_| Value::Int(self.shared.count() as i64)),
@@ -845,8 +925,8 @@ impl Object for Queue {
                 .map(|()| Value::Nil),
             "join" => (|| {
                 let [timeout] = args.bind("join", ["timeout"], 0)?;
-                let deadline = Deadline::after(timeout_arg("join", timeout)?);
-                self.shared.join(vm, deadline).map(Value::Bool)
+                let timeout = timeout_arg("join", timeout)?;
+                self.join(vm, this, timeout)
             })(),
             _ => return None,
         })

@@ -156,6 +156,10 @@ impl Deadline {
             Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
         }
     }
+
+    pub fn instant(&self) -> Option<Instant> {
+        self.0
+    }
 }
 
 /// Sleeps while `*word == expected`, for at most `timeout`. Returns on a wake,

@@ -163,7 +163,7 @@ fn assert(vm: &mut Vm, args: Args) -> VmResult<Value> {
     Err(Exc::new("AssertionError", message))
 }
 
-fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
+pub(crate) fn next(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let [it, default] = args.bind("next", ["iterator", "default"], 1)?;
     let it = it.unwrap_or_default();
     let item = if let Some(g) = generator_of(&it) {
@@ -210,10 +210,6 @@ fn exit(vm: &mut Vm, args: Args) -> VmResult<Value> {
     Err(Exc::exit(code))
 }
 
-fn go_stub(_vm: &mut Vm, _args: Args) -> VmResult<Value> {
-    Err(Exc::new("NotSupported", "go is not available yet"))
-}
-
 pub const FUNCS: &[(&str, crate::value::NativeFn)] = &[
     ("print", print),
     ("eprint", eprint),
@@ -228,5 +224,4 @@ pub const FUNCS: &[(&str, crate::value::NativeFn)] = &[
     ("assert", assert),
     ("next", next),
     ("exit", exit),
-    ("#go", go_stub),
 ];

@@ -41,6 +41,7 @@ const TABLES: &[&[(&str, NativeFn)]] = &[
     crate::runtime::sync::FUNCS,
     crate::runtime::shared::FUNCS,
     crate::runtime::manager::FUNCS,
+    crate::vm::task::FUNCS,
 ];
 
 pub fn register(vm: &mut Vm) {

@@ -42,7 +42,8 @@ pub fn seconds_arg(fname: &str, v: &Value) -> VmResult<Duration> {
     Ok(Duration::try_from_secs_f64(s.min(1e9)).unwrap_or(Duration::from_secs(1_000_000_000)))
 }
 
-/// Sleeps the whole process. (To become task-aware with the scheduler.) Wakes
+/// Sleeps: while tasks exist, only the calling task waits (section 15);
+/// otherwise the whole process sleeps, waking
 /// every so often to honour an interrupt (Ctrl-C, the host's interrupt handle).
 fn sleep(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let [seconds] = args.bind("sleep", ["seconds"], 1)?;
@@ -50,6 +51,13 @@ fn sleep(vm: &mut Vm, args: Args) -> VmResult<Value> {
     vm.flush();
     let start = std::time::Instant::now();
     let deadline = start.checked_add(total).unwrap_or(start);
+    if vm.tasks_active() {
+        // other tasks run meanwhile; sleep(0) lets them run once
+        if total.is_zero() {
+            return crate::vm::task::pause(vm, Args::new(&[]));
+        }
+        return vm.block(crate::runtime::reactor::Pending::timer(deadline));
+    }
     loop {
         // pool results and callbacks are handled while the script sleeps
         crate::runtime::pool::serve_all(vm)?;

@@ -97,7 +97,6 @@ impl Vm {
                 None => Err(self.no_attr(obj, sym)),
             },
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
                 if let Some(r) = h.0.get_attr(self, obj, &name) {
                     return r;
@@ -155,7 +154,6 @@ impl Vm {
                 Ok(())
             }
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
                 h.0.set_attr(self, &name, v)
             }
@@ -241,7 +239,7 @@ impl Vm {
                     }
                     Some(Value::Native(n)) => {
                         let n = n.clone();
-                        let r = self.call_native(
+                        let r = self.call_native_top(
                             &n,
                             Some(&recv),
                             args_at(&fiber.stack, b + 1, nargs, names),
@@ -264,14 +262,16 @@ impl Vm {
                 }
             }
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
-                match h.0.call_method(
+                self.sched.can_suspend = true;
+                let r = h.0.call_method(
                     self,
                     &recv,
                     &name,
                     args_at(&fiber.stack, b + 1, nargs, names),
-                ) {
+                );
+                self.sched.can_suspend = false;
+                match r {
                     Some(r) => {
                         fiber.stack[b] = r?;
                         Ok(false)
@@ -291,7 +291,10 @@ impl Vm {
             }
             _ => match self.type_method(&recv, sym) {
                 Some(m) => {
-                    let r = m(self, &recv, args_at(&fiber.stack, b + 1, nargs, names))?;
+                    self.sched.can_suspend = true;
+                    let r = m(self, &recv, args_at(&fiber.stack, b + 1, nargs, names));
+                    self.sched.can_suspend = false;
+                    let r = r?;
                     fiber.stack[b] = r;
                     Ok(false)
                 }
@@ -337,7 +340,7 @@ impl Vm {
             Value::Native(n) => {
                 let n = n.clone();
                 let r =
-                    self.call_native(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
+                    self.call_native_top(&n, None, args_at(&fiber.stack, fidx + 1, nargs, names))?;
                 fiber.stack[fidx] = r;
                 Ok(false)
             }
@@ -376,7 +379,7 @@ impl Vm {
                 }
                 Value::Native(n) => {
                     let n = n.clone();
-                    let r = self.call_native(
+                    let r = self.call_native_top(
                         &n,
                         Some(&bm.receiver),
                         args_at(&fiber.stack, fidx + 1, nargs, names),

@@ -145,7 +145,7 @@ impl Vm {
     }
 
     /// Calls a native function.
-    pub(super) fn call_native(
+    pub(crate) fn call_native(
         &mut self,
         n: &Native,
         receiver: Option<&Value>,
@@ -178,6 +178,21 @@ impl Vm {
         }
     }
 
+    /// Calls a builtin for a dispatch loop: the only calls in which a task
+    /// may be suspended (see `task.rs`).
+    #[inline]
+    pub(super) fn call_native_top(
+        &mut self,
+        n: &Native,
+        receiver: Option<&Value>,
+        args: Args,
+    ) -> VmResult<Value> {
+        self.sched.can_suspend = true;
+        let r = self.call_native(n, receiver, args);
+        self.sched.can_suspend = false;
+        r
+    }
+
     /// Calls any callable value from native code with positional arguments.
     pub fn call(&mut self, f: &Value, args: &[Value]) -> VmResult<Value> {
         self.call_args(f, Args::new(args))
@@ -185,6 +200,7 @@ impl Vm {
 
     /// Calls any callable value from native code, with named arguments if any.
     pub fn call_args(&mut self, f: &Value, args: Args) -> VmResult<Value> {
+        self.sched.can_suspend = false;
         match f {
             Value::Native(n) => {
                 let n = n.clone();
@@ -244,6 +260,7 @@ impl Vm {
         method: &Value,
         args: Args,
     ) -> VmResult<Value> {
+        self.sched.can_suspend = false;
         match method {
             Value::Func(c) if c.proto.is_method => {
                 let c = c.clone();
@@ -267,6 +284,49 @@ impl Vm {
             }
             other => self.call_args(other, args),
         }
+    }
+
+    /// Calls `f` with each of `items` as its one argument and appends the
+    /// results to `out` (a pool worker's `map`). A plain script function
+    /// runs on one fiber taken for the whole loop, which saves most of what a
+    /// call from native code costs; anything else is called item by item.
+    pub fn call_each(
+        &mut self,
+        f: &Value,
+        items: Vec<Value>,
+        out: &mut Vec<Value>,
+    ) -> VmResult<()> {
+        let c = match f {
+            Value::Func(c) if !c.proto.is_method && !c.proto.is_generator => c.clone(),
+            _ => {
+                for x in items {
+                    out.push(self.call(f, std::slice::from_ref(&x))?);
+                }
+                return Ok(());
+            }
+        };
+        self.enter_native()?;
+        let mut fiber = self.take_fiber();
+        let result = stacker::maybe_grow(RED_ZONE, NEW_STACK, || {
+            for x in items {
+                // the previous call left only its registers: no frame, no handler
+                fiber.stack.clear();
+                fiber.stack.push(f.clone());
+                fiber.stack.push(x);
+                let v = if self.enter_closure(&mut fiber, c.clone(), 1, 1, FrameKind::Plain)? {
+                    match self.execute(&mut fiber)? {
+                        Outcome::Returned(v) | Outcome::Yielded(v) => v,
+                    }
+                } else {
+                    std::mem::take(&mut fiber.stack[0])
+                };
+                out.push(v);
+            }
+            Ok(())
+        });
+        self.give_fiber(fiber);
+        self.leave_native();
+        result
     }
 
     /// Runs a script function to completion on a spare fiber (calls from native code).

@@ -320,6 +320,16 @@ impl Vm {
                                 if let Value::Undef = callee {
                                     throw!(self.undefined_global(slot));
                                 }
+                                if n == 1 && super::generator::is_next_builtin(callee) {
+                                    // next(g) on a suspended generator: its frame runs here
+                                    save_ip!();
+                                    charge!(1);
+                                    if self.resume_inline(fiber, fidx) {
+                                        continue 'frame;
+                                    }
+                                    refresh!();
+                                }
+                                let callee = &self.globals.values[slot as usize];
                                 let f = callee.clone();
                                 store(&mut reg!(func), f);
                                 save_ip!();
@@ -399,6 +409,14 @@ impl Vm {
                         }
                         refresh!();
                     }
+                    Op::Yield { dst, src } if fiber.frames.len() > 1 => {
+                        // a generator resumed inline by next(g) (only a
+                        // generator's own fiber has it as its first frame)
+                        let v = reg!(src).clone();
+                        save_ip!();
+                        self.inline_yield(fiber, v, Some(dst as usize));
+                        continue 'frame;
+                    }
                     Op::Return { src } => {
                         let v = std::mem::take(&mut reg!(src));
                         // the common case, inline: a plain frame with no handlers
@@ -407,12 +425,21 @@ impl Vm {
                             depth > 0 && fiber.handlers.last().is_none_or(|h| h.frame < depth);
                         if simple {
                             let frame = fiber.frames.pop().expect("running frame");
-                            if frame.kind != FrameKind::Init {
+                            if matches!(frame.kind, FrameKind::Plain | FrameKind::Method) {
                                 self.depth -= 1;
                                 store(&mut fiber.stack[frame.ret()], v);
                                 continue 'frame;
                             }
                             fiber.frames.push(frame);
+                        }
+                        if fiber
+                            .frames
+                            .last()
+                            .is_some_and(|f| f.kind == FrameKind::Gen)
+                        {
+                            let e = self.inline_gen_return(fiber);
+                            self.unwind(fiber, e)?;
+                            continue 'frame;
                         }
                         if let Some(v) = self.pop_frame(fiber, v) {
                             return Ok(Outcome::Returned(v));
@@ -420,6 +447,15 @@ impl Vm {
                         continue 'frame;
                     }
                     Op::ReturnNil => {
+                        if fiber
+                            .frames
+                            .last()
+                            .is_some_and(|f| f.kind == FrameKind::Gen)
+                        {
+                            let e = self.inline_gen_return(fiber);
+                            self.unwind(fiber, e)?;
+                            continue 'frame;
+                        }
                         if let Some(v) = self.pop_frame(fiber, Value::Nil) {
                             return Ok(Outcome::Returned(v));
                         }
@@ -496,6 +532,35 @@ impl Vm {
                         if let Value::List(l) = &reg!(list) {
                             l.borrow_mut().push(v);
                         }
+                    }
+                    // `try` and `with` blocks, and attributes, are frequent
+                    // enough in loops (`with l { v.value += 1 }`) to skip
+                    // the trip through `slow_op`
+                    Op::PushHandler { reg, finally, off } => {
+                        fiber.handlers.push(Handler {
+                            frame: fiber.frames.len() - 1,
+                            ip: jump(ip, off),
+                            reg,
+                            finally,
+                        });
+                    }
+                    Op::PopHandler => {
+                        fiber.handlers.pop();
+                    }
+                    Op::GetAttr { dst, obj, name } => {
+                        let o = reg!(obj).clone();
+                        save_ip!();
+                        let r = self.get_attr(&o, proto.names[name as usize]);
+                        refresh!();
+                        let v = tryv!(r);
+                        store(&mut reg!(dst), v);
+                    }
+                    Op::SetAttr { obj, name, src } => {
+                        let (o, v) = (reg!(obj).clone(), reg!(src).clone());
+                        save_ip!();
+                        let r = self.set_attr(&o, proto.names[name as usize], v);
+                        refresh!();
+                        tryv!(r);
                     }
 
                     other => {
@@ -692,6 +757,14 @@ impl Vm {
             }
             Op::Yield { dst, src } => {
                 let v = reg!(src).clone();
+                if fiber
+                    .frames
+                    .last()
+                    .is_some_and(|f| f.kind == FrameKind::Gen)
+                {
+                    self.inline_yield(fiber, v, Some(dst as usize));
+                    return Ok(Step::Reload);
+                }
                 fiber.resume_slot = Some(base + dst as usize);
                 return Ok(Step::Out(Outcome::Yielded(v)));
             }
@@ -700,6 +773,10 @@ impl Vm {
                     // suspended inside the delegation: resume at this instruction
                     let frame = fiber.frames.last_mut().expect("running frame");
                     frame.ip -= 1;
+                    if frame.kind == FrameKind::Gen {
+                        self.inline_yield(fiber, v, None);
+                        return Ok(Step::Reload);
+                    }
                     fiber.resume_slot = None;
                     return Ok(Step::Out(Outcome::Yielded(v)));
                 }
@@ -752,6 +829,23 @@ impl Vm {
         Ok(Step::Next)
     }
 
+    /// Writes the result of the call a suspended task blocked in (the
+    /// instruction before the top frame's ip) into the register it fills.
+    pub(crate) fn deliver(&mut self, fiber: &mut Fiber, v: Value) {
+        let Some(f) = fiber.frames.last() else {
+            return;
+        };
+        let op = f.closure.proto.code[(f.ip as usize).saturating_sub(1)];
+        let reg = match op {
+            Op::Call { func, .. } | Op::CallGlobal { func, .. } | Op::CallKw { func, .. } => func,
+            Op::CallMethod { base, .. } | Op::CallMethodKw { base, .. } => base,
+            // only calls suspend a task (`Sched::can_suspend`)
+            _ => return,
+        };
+        let slot = f.base as usize + reg as usize;
+        fiber.stack[slot] = v;
+    }
+
     /// Pops the running frame, delivering `v` to its caller. Returns the value when
     /// the frame was the fiber's first (the fiber is finished).
     #[inline]
@@ -778,6 +872,10 @@ impl Vm {
     /// Handles an error raised in the fiber's top frame: jumps to the innermost
     /// handler that takes it, or pops every frame and returns the error.
     pub(crate) fn unwind(&mut self, fiber: &mut Fiber, exc: Exc) -> VmResult<()> {
+        if self.switching() {
+            // a task blocked: its frames stay as they are (see task.rs)
+            return Err(exc);
+        }
         let err = exc.error().clone();
         while !fiber.frames.is_empty() {
             let index = fiber.frames.len() - 1;
@@ -801,6 +899,10 @@ impl Vm {
                     fiber.stack[frame.base as usize + h.reg as usize] = Value::Error(err.clone());
                     return Ok(());
                 }
+            }
+            if fiber.frames[index].kind == FrameKind::Gen {
+                // an error leaving a generator resumed inline finishes it
+                self.inline_gen_died(fiber);
             }
             fiber.frames.pop();
             self.depth -= 1;

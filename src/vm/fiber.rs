@@ -15,6 +15,10 @@ pub enum FrameKind {
     Method,
     /// A constructor's `init`: as Method, but the result is `self`.
     Init,
+    /// A generator's frame resumed by `next(g)` on the caller's fiber
+    /// (`Vm::resume_inline`): the callee's slot (base - 1) holds the
+    /// generator, and gets the yielded value.
+    Gen,
 }
 
 /// A call in progress. Kept small (24 bytes): one is pushed per call.
@@ -42,7 +46,7 @@ impl Frame {
     /// Where the caller wants the result (for a fiber's first frame: unused).
     pub fn ret(&self) -> usize {
         match self.kind {
-            FrameKind::Plain => (self.base as usize).saturating_sub(1),
+            FrameKind::Plain | FrameKind::Gen => (self.base as usize).saturating_sub(1),
             FrameKind::Method | FrameKind::Init => self.base as usize,
         }
     }

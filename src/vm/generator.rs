@@ -3,7 +3,8 @@
 //! `close` raises an error no `catch` sees, so only `finally` blocks run.
 
 use super::Vm;
-use super::fiber::{Fiber, Outcome};
+use super::fiber::{Fiber, FrameKind, Handler, Outcome};
+use crate::value::func::NativeKind;
 use crate::value::{Args, Exc, Handle, Object, Value, VmResult};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -254,6 +255,164 @@ impl Object for Generator {
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// True when `v` is the builtin `next` (which the dispatch loop may run inline).
+pub(super) fn is_next_builtin(v: &Value) -> bool {
+    match v {
+        Value::Native(n) => match n.kind {
+            NativeKind::Fn(f) => {
+                std::ptr::fn_addr_eq(f, crate::stdlib::core::next as crate::value::NativeFn)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Resuming a generator inline: the generator's single frame moves onto the
+/// caller's fiber (its registers, handlers and ip), runs in the caller's
+/// dispatch loop, and moves back at its next `yield`. No Rust recursion and no
+/// fiber switch: a `next(g)` costs about as much as a call. Everything else
+/// (`send`, `throw`, `close`, `for`, `yield from`) resumes through `resume`;
+/// both leave the generator's fiber in the same shape.
+impl Vm {
+    /// `next(g)` with `g` in `stack[fidx + 1]` and `next` in `stack[fidx]`:
+    /// pushes g's frame (kind Gen, base fidx + 1) and returns true, or
+    /// returns false when g is not a generator that can resume this way.
+    pub(super) fn resume_inline(&mut self, fiber: &mut Fiber, fidx: usize) -> bool {
+        if self.depth >= self.config.max_call_depth {
+            return false;
+        }
+        let handle = match &fiber.stack[fidx + 1] {
+            Value::Object(h) => h.clone(),
+            _ => return false,
+        };
+        let Some(g) = handle.downcast::<Generator>() else {
+            return false;
+        };
+        if !matches!(g.state.get(), GenState::Created | GenState::Suspended) {
+            return false;
+        }
+        let mut slot = g.fiber.borrow_mut();
+        let Some(gf) = slot.as_mut() else {
+            return false;
+        };
+        // a suspended generator has exactly its own frame; it moves over
+        let Some(mut frame) = gf.frames.pop() else {
+            return false;
+        };
+        let base = fidx + 1;
+        let nregs = frame.closure.proto.nregs;
+        frame.base = base as u32;
+        frame.kind = FrameKind::Gen;
+        frame.serial = self.next_serial();
+        fiber.reserve(base, nregs);
+        for (dst, src) in fiber.stack[base..base + nregs]
+            .iter_mut()
+            .zip(gf.stack.iter_mut())
+        {
+            *dst = std::mem::take(src);
+        }
+        if let Some(r) = gf.resume_slot.take() {
+            fiber.stack[base + r] = Value::Nil;
+        }
+        gf.sent = None;
+        fiber.sent = None;
+        if !gf.handlers.is_empty() {
+            let index = fiber.frames.len();
+            fiber
+                .handlers
+                .extend(gf.handlers.drain(..).map(|h| Handler { frame: index, ..h }));
+        }
+        drop(slot);
+        g.state.set(GenState::Running);
+        // the generator takes the callee's slot (where `next` was)
+        fiber.stack[fidx] = Value::Object(handle);
+        self.depth += 1;
+        fiber.frames.push(frame);
+        true
+    }
+
+    /// The generator whose inline frame is on top of `fiber`.
+    fn inline_generator(fiber: &Fiber) -> Option<Value> {
+        let f = fiber.frames.last()?;
+        Some(fiber.stack[f.ret()].clone())
+    }
+
+    /// `yield v` in an inline generator frame: moves the frame back into the
+    /// generator and gives `v` to the `next(g)` that resumed it.
+    pub(super) fn inline_yield(&mut self, fiber: &mut Fiber, v: Value, slot: Option<usize>) {
+        let Some(mut frame) = fiber.frames.pop() else {
+            return;
+        };
+        self.depth -= 1;
+        let base = frame.base as usize;
+        let nregs = frame.closure.proto.nregs;
+        let index = fiber.frames.len();
+        let handle = match &fiber.stack[base - 1] {
+            Value::Object(h) => h.clone(),
+            _ => return,
+        };
+        fiber.stack[base - 1] = v;
+        let Some(g) = handle.downcast::<Generator>() else {
+            return;
+        };
+        let mut gslot = g.fiber.borrow_mut();
+        let Some(gf) = gslot.as_mut() else {
+            return;
+        };
+        while fiber.handlers.last().is_some_and(|h| h.frame >= index) {
+            let Some(h) = fiber.handlers.pop() else {
+                break;
+            };
+            gf.handlers.insert(0, Handler { frame: 0, ..h });
+        }
+        // swapped: the generator's saved registers are nil since the resume
+        // took them, so this moves the frame's registers back and leaves nil
+        for (dst, src) in gf
+            .stack
+            .iter_mut()
+            .zip(fiber.stack[base..base + nregs].iter_mut())
+        {
+            std::mem::swap(dst, src);
+        }
+        frame.base = 0;
+        frame.kind = FrameKind::Method;
+        gf.frames.push(frame);
+        gf.resume_slot = slot;
+        drop(gslot);
+        g.state.set(GenState::Suspended);
+    }
+
+    /// `return` in an inline generator frame: the generator is finished, and
+    /// the `next(g)` that resumed it raises StopIteration.
+    pub(super) fn inline_gen_return(&mut self, fiber: &mut Fiber) -> Exc {
+        let gv = Self::inline_generator(fiber);
+        if fiber.frames.pop().is_some() {
+            self.depth -= 1;
+            let index = fiber.frames.len();
+            while fiber.handlers.last().is_some_and(|h| h.frame >= index) {
+                fiber.handlers.pop();
+            }
+        }
+        if let Some(g) = gv.as_ref().and_then(as_generator) {
+            g.state.set(GenState::Done);
+            g.fiber.borrow_mut().take();
+        }
+        Exc::new("StopIteration", "the iterator is exhausted")
+    }
+
+    /// An error is leaving an inline generator frame (about to be popped by
+    /// `unwind`): the generator is finished.
+    pub(super) fn inline_gen_died(&mut self, fiber: &Fiber) {
+        if let Some(gv) = Self::inline_generator(fiber)
+            && let Some(g) = as_generator(&gv)
+        {
+            g.state.set(GenState::Done);
+            g.fiber.borrow_mut().take();
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod iter;
 pub mod module;
 pub mod ops;
 pub mod symbol;
+pub mod task;
 
 pub use fiber::Fiber;
 pub use globals::Globals;
@@ -54,6 +55,10 @@ pub struct TypeMethods {
 pub struct Output {
     sink: Box<dyn Write>,
     buf: Vec<u8>,
+    /// Written to `sink` since its last flush. Flushing a clean sink is
+    /// skipped: flushing stdout takes its lock, a write to a page that costs
+    /// a copy-on-write fault in every freshly forked child.
+    dirty: bool,
 }
 
 impl Output {
@@ -61,6 +66,7 @@ impl Output {
         Output {
             sink,
             buf: Vec::with_capacity(8192),
+            dirty: false,
         }
     }
     pub fn write_str(&mut self, s: &str) {
@@ -71,15 +77,16 @@ impl Output {
     }
     /// Writes what is buffered. Errors (a closed pipe) are ignored, as Python's
     /// print ignores them at exit; scripts cannot do anything useful about them.
-    /// With nothing buffered there is nothing to flush: every write through
-    /// flushed the sink already (and flushing stdout takes its lock).
     pub fn flush(&mut self) {
-        if self.buf.is_empty() {
-            return;
+        if !self.buf.is_empty() {
+            let _ = self.sink.write_all(&self.buf);
+            self.buf.clear();
+            self.dirty = true;
         }
-        let _ = self.sink.write_all(&self.buf);
-        self.buf.clear();
-        let _ = self.sink.flush();
+        if self.dirty {
+            let _ = self.sink.flush();
+            self.dirty = false;
+        }
     }
 }
 
@@ -146,6 +153,8 @@ pub struct Vm {
     proto_count: u64,
     /// This process's connections to managers (section 13).
     pub managers: crate::runtime::manager::Clients,
+    /// Tasks (section 15) and what they wait for.
+    pub sched: task::Sched,
 }
 
 impl Vm {
@@ -185,6 +194,7 @@ impl Vm {
             protos: FxHashMap::default(),
             proto_count: 0,
             managers: Default::default(),
+            sched: Default::default(),
         };
         crate::stdlib::register(&mut vm);
         crate::runtime::process::install(&mut vm);
@@ -333,7 +343,7 @@ impl Vm {
     }
 
     /// Enters a nested native→script call, bounding the Rust stack it uses.
-    fn enter_native(&mut self) -> VmResult<()> {
+    pub(crate) fn enter_native(&mut self) -> VmResult<()> {
         if self.native_depth >= MAX_NATIVE_DEPTH {
             return Err(Exc::new(
                 "RecursionError",
@@ -344,7 +354,7 @@ impl Vm {
         Ok(())
     }
 
-    fn leave_native(&mut self) {
+    pub(crate) fn leave_native(&mut self) {
         self.native_depth -= 1;
     }
 

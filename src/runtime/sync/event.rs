@@ -4,6 +4,7 @@
 //! flag as it was when the wait ended (false after a timeout).
 
 use super::{Guarded, Shared, publish, timeout_arg};
+use crate::runtime::reactor::{self, Pending, Wake};
 use crate::runtime::shm::Deadline;
 use crate::value::{Args, Object, Value, VmResult};
 use crate::vm::Vm;
@@ -27,9 +28,23 @@ impl Event {
         }
     }
 
-    fn wait(&self, vm: &mut Vm, args: Args) -> VmResult<Value> {
+    fn wait(&self, vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
         let [timeout] = args.bind("wait", ["timeout"], 0)?;
-        let deadline = Deadline::after(timeout_arg("wait", timeout)?);
+        let timeout = timeout_arg("wait", timeout)?;
+        if vm.tasks_active() {
+            // other tasks run meanwhile; the flag is looked at again after
+            // each round of tasks and every few milliseconds (reactor.rs)
+            let e = this.clone();
+            let deadline = reactor::deadline_after(timeout);
+            return vm.block(Pending::new(Wake::Retry, deadline, move |_, expired| {
+                let set = match &e {
+                    Value::Object(h) => h.downcast::<Event>().is_some_and(|me| me.is_set()),
+                    _ => false,
+                };
+                Ok((set || expired).then_some(Value::Bool(set)))
+            }));
+        }
+        let deadline = Deadline::after(timeout);
         let got = self
             .flag
             .wait_until(vm, deadline, |f| if *f { Some(()) } else { None })?;
@@ -53,7 +68,7 @@ impl Object for Event {
     fn call_method(
         &self,
         vm: &mut Vm,
-        _this: &Value,
+        this: &Value,
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
@@ -69,7 +84,7 @@ impl Object for Event {
             "is_set" => args
                 .expect("is_set", 0, 0)
                 .map(|_| Value::Bool(self.is_set())),
-            "wait" => self.wait(vm, args),
+            "wait" => self.wait(vm, this, args),
             _ => return None,
         })
     }

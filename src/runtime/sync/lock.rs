@@ -12,6 +12,7 @@
 //! acquire spins briefly, then sleeps in the kernel one slice at a time.
 
 use super::{Shared, acquire_deadline, init_mutex, publish, warn_recovered};
+use crate::runtime::reactor::{Pending, Wake};
 use crate::runtime::shm::{Acquired, Deadline, RobustMutex, my_pid};
 use crate::value::{Args, Exc, Object, Value, VmResult};
 use crate::vm::Vm;
@@ -19,9 +20,14 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many times a contended acquire looks at the lock before sleeping in the
-/// kernel (a few microseconds). A lock held by another process is usually
+/// kernel (tens of microseconds). A lock held by another process is usually
 /// held for a few hundred nanoseconds, much less than a sleep and wake-up take.
-const SPINS: u32 = 1000;
+const SPINS: u32 = 8000;
+/// Every this many looks, a waiting acquire yields the CPU: when the holder
+/// waits for this very CPU (two processes taking turns often share one), it
+/// can only let go once the waiter steps aside. Yielding with nothing else to
+/// run returns at once.
+const YIELD_EVERY: u32 = 64;
 
 /// Takes `m` before `deadline`. `what` names the primitive in warnings and
 /// errors. Uninterruptible takes (re-taking a Condition's lock after a wait)
@@ -56,6 +62,9 @@ fn take(
             while spins > 0 && m.holder() != 0 {
                 spins -= 1;
                 std::hint::spin_loop();
+                if spins % YIELD_EVERY == 0 {
+                    std::thread::yield_now();
+                }
             }
             continue;
         }
@@ -121,6 +130,29 @@ impl Lock {
         take(vm, &self.m, deadline, "lock", true)
     }
 
+    /// `acquire()` from a script: while tasks exist, a lock held by another
+    /// task (or process) lets the other tasks run until it is free, tried
+    /// after each round of tasks and every few milliseconds (reactor.rs).
+    fn acquire_method(&self, vm: &mut Vm, this: &Value, deadline: Deadline) -> VmResult<Value> {
+        if !vm.tasks_active() {
+            return self.acquire(vm, deadline).map(Value::Bool);
+        }
+        let l = this.clone();
+        let wait = Pending::new(Wake::Retry, deadline.instant(), move |vm, expired| {
+            let Some(me) = (match &l {
+                Value::Object(h) => h.downcast::<Lock>(),
+                _ => None,
+            }) else {
+                return Err(Exc::type_error("not a lock"));
+            };
+            if take(vm, &me.m, past(), "lock", true)? {
+                return Ok(Some(Value::Bool(true)));
+            }
+            Ok(expired.then_some(Value::Bool(false)))
+        });
+        vm.block(wait)
+    }
+
     pub fn release(&self) -> VmResult<()> {
         // Checked first: unlocking a mutex of another process would fail, but
         // only after briefly clearing its holder pid.
@@ -150,14 +182,20 @@ impl Object for Lock {
     fn call_method(
         &self,
         vm: &mut Vm,
-        _this: &Value,
+        this: &Value,
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
+        // `with` blocks first: they are the hot path
         Some(match name {
-            "acquire" => acquire_args(args)
-                .and_then(|d| self.acquire(vm, d))
-                .map(Value::Bool),
+            "enter" => args
+                .expect("enter", 0, 0)
+                .and_then(|_| self.acquire_method(vm, this, Deadline::NEVER)),
+            "exit" => args
+                .expect("exit", 0, 1)
+                .and_then(|_| self.release())
+                .map(|_| Value::Nil),
+            "acquire" => acquire_args(args).and_then(|d| self.acquire_method(vm, this, d)),
             "release" => args
                 .expect("release", 0, 0)
                 .and_then(|_| self.release())
@@ -165,14 +203,6 @@ impl Object for Lock {
             "locked" => args
                 .expect("locked", 0, 0)
                 .map(|_| Value::Bool(self.m.holder() != 0)),
-            "enter" => args
-                .expect("enter", 0, 0)
-                .and_then(|_| self.acquire(vm, Deadline::NEVER))
-                .map(Value::Bool),
-            "exit" => args
-                .expect("exit", 0, 1)
-                .and_then(|_| self.release())
-                .map(|_| Value::Nil),
             _ => return None,
         })
     }

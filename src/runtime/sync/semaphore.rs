@@ -15,6 +15,7 @@
 
 use super::lock::acquire_args;
 use super::{Guarded, Shared, process_dead, publish, warn_recovered};
+use crate::runtime::reactor::{Pending, Wake};
 use crate::runtime::shm::{Deadline, SLICE, my_pid};
 use crate::value::func::want_int;
 use crate::value::{Args, Exc, Object, Value, VmResult};
@@ -118,6 +119,29 @@ impl Semaphore {
         Ok(got?.is_some())
     }
 
+    /// `acquire()` from a script: while tasks exist, a semaphore at zero
+    /// lets the other tasks run until a unit is free, tried after each round
+    /// of tasks and every few milliseconds (reactor.rs).
+    fn acquire_method(&self, vm: &mut Vm, this: &Value, deadline: Deadline) -> VmResult<Value> {
+        if !vm.tasks_active() {
+            return self.acquire(vm, deadline).map(Value::Bool);
+        }
+        let h = this.clone();
+        let wait = Pending::new(Wake::Retry, deadline.instant(), move |vm, expired| {
+            let Some(me) = (match &h {
+                Value::Object(o) => o.downcast::<Semaphore>(),
+                _ => None,
+            }) else {
+                return Err(Exc::type_error("not a semaphore"));
+            };
+            if me.acquire(vm, Deadline::now())? {
+                return Ok(Some(Value::Bool(true)));
+            }
+            Ok(expired.then_some(Value::Bool(false)))
+        });
+        vm.block(wait)
+    }
+
     fn release(&self) -> VmResult<()> {
         let me = my_pid();
         let bounded = self.bounded;
@@ -161,14 +185,12 @@ impl Object for Semaphore {
     fn call_method(
         &self,
         vm: &mut Vm,
-        _this: &Value,
+        this: &Value,
         name: &str,
         args: Args,
     ) -> Option<VmResult<Value>> {
         Some(match name {
-            "acquire" => acquire_args(args)
-                .and_then(|d| self.acquire(vm, d))
-                .map(Value::Bool),
+            "acquire" => acquire_args(args).and_then(|d| self.acquire_method(vm, this, d)),
             "release" => args
                 .expect("release", 0, 0)
                 .and_then(|_| self.release())
@@ -181,8 +203,7 @@ impl Object for Semaphore {
                 .map(|_| Value::Int(self.value())),
             "enter" => args
                 .expect("enter", 0, 0)
-                .and_then(|_| self.acquire(vm, Deadline::NEVER))
-                .map(Value::Bool),
+                .and_then(|_| self.acquire_method(vm, this, Deadline::NEVER)),
             "exit" => args
                 .expect("exit", 0, 1)
                 .and_then(|_| self.release())
