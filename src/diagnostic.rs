@@ -6,12 +6,15 @@ use std::rc::Rc;
 
 /// A source file (or `-e` text, or REPL entry) with its line index.
 pub struct Source {
+    /// The name diagnostics and tracebacks show (a path, `<eval 1>`...).
     pub name: String,
+    /// The text.
     pub text: String,
     line_starts: Vec<usize>,
 }
 
 impl Source {
+    /// A source named `name`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Rc<Source> {
         let text = text.into();
         let mut line_starts = vec![0];
@@ -55,8 +58,11 @@ impl Source {
 /// One line of a traceback: `file:line in function`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
+    /// The source's name.
     pub file: String,
+    /// 1-based line.
     pub line: usize,
+    /// The function's name (`<script>` for top-level code).
     pub function: String,
 }
 
@@ -65,10 +71,15 @@ pub struct Frame {
 pub struct Diagnostic {
     /// `ParseError`, or the error kind (`ZeroDivisionError`, `NameError`...).
     pub kind: String,
+    /// The message, without kind or location.
     pub message: String,
+    /// The name of the source the error is in (empty when unknown).
     pub file: String,
+    /// 1-based line, when the error has a location.
     pub line: Option<usize>,
+    /// 1-based column in characters, when the error has a location.
     pub column: Option<usize>,
+    /// The text of the error's line, shown under the headline.
     pub source_line: Option<String>,
     /// Most recent call last; empty for parse and compile errors.
     pub traceback: Vec<Frame>,

@@ -9,20 +9,74 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::rc::Rc;
 
-/// A Rust type a script value converts to.
+/// A Rust type a script value converts to: `i64 i32 u32 usize f64 bool
+/// String () Value`, and `Vec<T>`, `HashMap<String, T>`, `Option<T>` (nil is
+/// `None`) of those. An `f64` accepts a script int. (`&str` only converts
+/// into a value: a host function takes `String`.)
+///
+/// ```
+/// use proc_lang::{FromValue, Value};
+/// let v = Value::from(vec![1i64, 2]);
+/// assert_eq!(Vec::<i64>::from_value(&v).unwrap(), [1, 2]);
+/// let e = Vec::<String>::from_value(&v).unwrap_err();
+/// assert_eq!(e.to_string(), "[0] must be a str, not int");
+/// ```
 pub trait FromValue: Sized {
-    /// The value as `Self`, or what was expected (for the TypeError).
-    fn from_value(v: &Value) -> Result<Self, &'static str>;
+    /// The value as `Self`, or what did not match (the host API turns it
+    /// into a `TypeError` naming the function and argument).
+    fn from_value(v: &Value) -> Result<Self, Mismatch>;
 }
 
-/// A Rust type that converts to a script value.
+/// Why a script value does not convert to a Rust type: where in the value
+/// (`""` for the value itself, `[2]`, `["key"]`...), what was expected and
+/// what was found. `Display` gives `[2] must be a str, not int`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    /// The position inside the value, as index expressions.
+    pub path: String,
+    /// What was expected: `an int`, `a list`...
+    pub expected: &'static str,
+    /// The script type found: `str`, `nil`...
+    pub found: String,
+}
+
+impl Mismatch {
+    /// `v` is not what `expected` describes.
+    pub fn new(expected: &'static str, v: &Value) -> Mismatch {
+        Mismatch {
+            path: String::new(),
+            expected,
+            found: v.type_name(),
+        }
+    }
+
+    /// The same mismatch, found inside an item at `step` (`[0]`, `["k"]`).
+    fn inside(mut self, step: String) -> Mismatch {
+        self.path.insert_str(0, &step);
+        self
+    }
+}
+
+impl Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} must be {}, not {}",
+            self.path, self.expected, self.found
+        )
+    }
+}
+
+/// A Rust type that converts to a script value: `i64 i32 u32 usize f64 bool
+/// String &str () Value`, and `Vec<T>`, `HashMap<String, T>` (keys sorted),
+/// `Option<T>` (`None` is nil) of those.
 pub trait IntoValue {
     /// The script value.
     fn into_value(self) -> Value;
 }
 
 impl FromValue for Value {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         Ok(v.clone())
     }
 }
@@ -36,10 +90,11 @@ impl IntoValue for Value {
 macro_rules! int_conversions {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
-            fn from_value(v: &Value) -> Result<Self, &'static str> {
+            fn from_value(v: &Value) -> Result<Self, Mismatch> {
                 match v {
-                    Value::Int(i) => <$t>::try_from(*i).map_err(|_| concat!("an int that fits ", stringify!($t))),
-                    _ => Err("an int"),
+                    Value::Int(i) => <$t>::try_from(*i)
+                        .map_err(|_| Mismatch::new(concat!("an int that fits ", stringify!($t)), v)),
+                    _ => Err(Mismatch::new("an int", v)),
                 }
             }
         }
@@ -54,11 +109,11 @@ macro_rules! int_conversions {
 int_conversions!(i64, i32, u32, usize);
 
 impl FromValue for f64 {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
             Value::Float(f) => Ok(*f),
             Value::Int(i) => Ok(*i as f64),
-            _ => Err("a number"),
+            _ => Err(Mismatch::new("a number", v)),
         }
     }
 }
@@ -70,10 +125,10 @@ impl IntoValue for f64 {
 }
 
 impl FromValue for bool {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
             Value::Bool(b) => Ok(*b),
-            _ => Err("a bool"),
+            _ => Err(Mismatch::new("a bool", v)),
         }
     }
 }
@@ -85,8 +140,10 @@ impl IntoValue for bool {
 }
 
 impl FromValue for String {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
-        v.as_str().map(str::to_string).ok_or("a str")
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Mismatch::new("a str", v))
     }
 }
 
@@ -103,10 +160,10 @@ impl IntoValue for &str {
 }
 
 impl FromValue for () {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
             Value::Nil => Ok(()),
-            _ => Err("nil"),
+            _ => Err(Mismatch::new("nil", v)),
         }
     }
 }
@@ -118,7 +175,7 @@ impl IntoValue for () {
 }
 
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
             Value::Nil => Ok(None),
             other => T::from_value(other).map(Some),
@@ -133,10 +190,15 @@ impl<T: IntoValue> IntoValue for Option<T> {
 }
 
 impl<T: FromValue> FromValue for Vec<T> {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
-            Value::List(l) => l.borrow().iter().map(T::from_value).collect(),
-            _ => Err("a list"),
+            Value::List(l) => l
+                .borrow()
+                .iter()
+                .enumerate()
+                .map(|(i, x)| T::from_value(x).map_err(|e| e.inside(format!("[{i}]"))))
+                .collect(),
+            _ => Err(Mismatch::new("a list", v)),
         }
     }
 }
@@ -148,17 +210,21 @@ impl<T: IntoValue> IntoValue for Vec<T> {
 }
 
 impl<T: FromValue> FromValue for HashMap<String, T> {
-    fn from_value(v: &Value) -> Result<Self, &'static str> {
+    fn from_value(v: &Value) -> Result<Self, Mismatch> {
         match v {
             Value::Map(m) => m
                 .borrow()
                 .iter()
-                .map(|(k, v)| {
-                    let k = k.value().as_str().ok_or("a map with str keys")?;
-                    Ok((k.to_string(), T::from_value(v)?))
+                .map(|(k, x)| {
+                    let k = k
+                        .value()
+                        .as_str()
+                        .ok_or_else(|| Mismatch::new("a map with str keys", v))?;
+                    let x = T::from_value(x).map_err(|e| e.inside(format!("[{k:?}]")))?;
+                    Ok((k.to_string(), x))
                 })
                 .collect(),
-            _ => Err("a map"),
+            _ => Err(Mismatch::new("a map", v)),
         }
     }
 }
@@ -205,12 +271,10 @@ impl<T: IntoValue> From<HashMap<String, T>> for Value {
     }
 }
 
-/// A conversion failure as the script sees it.
-pub fn type_error(fname: &str, what: &str, expected: &str, got: &Value) -> Exc {
-    Exc::type_error(format!(
-        "{fname}(): {what} must be {expected}, not {}",
-        got.type_name()
-    ))
+/// A conversion failure as the script sees it: `f(): argument 2[0] must be
+/// a str, not int`.
+pub(crate) fn type_error(fname: &str, what: &str, m: Mismatch) -> Exc {
+    Exc::type_error(format!("{fname}(): {what}{m}"))
 }
 
 /// A Rust closure usable as a script builtin, for every arity up to six.
@@ -244,7 +308,7 @@ impl<T: IntoValue, E: Display> IntoHostReturn<WithError> for Result<T, E> {
 }
 
 macro_rules! host_fn {
-    ($n:expr; $($a:ident $i:tt),*) => {
+    ($n:expr; $($a:ident $i:tt $num:tt),*) => {
         impl<F, R, M, $($a),*> HostFunction<(M, R, $($a,)*)> for F
         where
             F: Fn($($a),*) -> R + 'static,
@@ -257,8 +321,8 @@ macro_rules! host_fn {
                 let f = move |_vm: &mut Vm, args: Args| -> VmResult<Value> {
                     args.expect(&fname, $n, $n)?;
                     $(
-                        let $a = $a::from_value(&args.pos[$i]).map_err(|want| {
-                            type_error(&fname, concat!("argument ", stringify!($i)), want, &args.pos[$i])
+                        let $a = $a::from_value(&args.pos[$i]).map_err(|m| {
+                            type_error(&fname, concat!("argument ", stringify!($num)), m)
                         })?;
                     )*
                     (self)($($a),*).into_return()
@@ -272,43 +336,50 @@ macro_rules! host_fn {
     };
 }
 host_fn!(0;);
-host_fn!(1; A1 0);
-host_fn!(2; A1 0, A2 1);
-host_fn!(3; A1 0, A2 1, A3 2);
-host_fn!(4; A1 0, A2 1, A3 2, A4 3);
-host_fn!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
-host_fn!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+host_fn!(1; A1 0 1);
+host_fn!(2; A1 0 1, A2 1 2);
+host_fn!(3; A1 0 1, A2 1 2, A3 2 3);
+host_fn!(4; A1 0 1, A2 1 2, A3 2 3, A4 3 4);
+host_fn!(5; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5);
+host_fn!(6; A1 0 1, A2 1 2, A3 2 3, A4 3 4, A5 4 5, A6 5 6);
 
-/// Arguments for `Interpreter::call`: a tuple of convertible values.
+/// Arguments for `Interpreter::call`: a tuple of up to six convertible
+/// values (`()` for none, `(x,)` for one), or a `Vec<Value>`.
 pub trait IntoArgs {
+    /// How the converted arguments are held: an array for a tuple (no
+    /// allocation per call), a `Vec` for a `Vec`.
+    type Values: AsRef<[Value]>;
     /// The arguments as script values.
-    fn into_args(self) -> Vec<Value>;
+    fn into_args(self) -> Self::Values;
 }
 
 impl IntoArgs for () {
-    fn into_args(self) -> Vec<Value> {
-        Vec::new()
+    type Values = [Value; 0];
+    fn into_args(self) -> [Value; 0] {
+        []
     }
 }
 
 impl IntoArgs for Vec<Value> {
+    type Values = Vec<Value>;
     fn into_args(self) -> Vec<Value> {
         self
     }
 }
 
 macro_rules! tuple_args {
-    ($($a:ident $i:tt),*) => {
+    ($n:literal; $($a:ident $i:tt),*) => {
         impl<$($a: IntoValue),*> IntoArgs for ($($a,)*) {
-            fn into_args(self) -> Vec<Value> {
-                vec![$(self.$i.into_value()),*]
+            type Values = [Value; $n];
+            fn into_args(self) -> [Value; $n] {
+                [$(self.$i.into_value()),*]
             }
         }
     };
 }
-tuple_args!(A1 0);
-tuple_args!(A1 0, A2 1);
-tuple_args!(A1 0, A2 1, A3 2);
-tuple_args!(A1 0, A2 1, A3 2, A4 3);
-tuple_args!(A1 0, A2 1, A3 2, A4 3, A5 4);
-tuple_args!(A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+tuple_args!(1; A1 0);
+tuple_args!(2; A1 0, A2 1);
+tuple_args!(3; A1 0, A2 1, A3 2);
+tuple_args!(4; A1 0, A2 1, A3 2, A4 3);
+tuple_args!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
+tuple_args!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);

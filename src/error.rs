@@ -4,6 +4,26 @@
 use crate::diagnostic::{Diagnostic, Frame};
 use crate::value::ErrorValue;
 
+/// Every failure the library reports: a parse, compile or runtime error of a
+/// script (with its location and traceback), a script's `exit(code)`, or a
+/// script file that cannot be read.
+///
+/// `Display` is exactly what the `proc` command prints for the error; the
+/// accessors give the same data as values.
+///
+/// ```
+/// let mut interp = proc_lang::Interpreter::new();
+/// let e = interp.run_source("calc.proc", "fn f(x) {\n  return x / 0\n}\nf(1)").unwrap_err();
+/// assert_eq!(e.kind(), "ZeroDivisionError");
+/// assert_eq!(e.message(), "division by zero");
+/// assert_eq!((e.line(), e.column()), (Some(2), Some(12)));
+/// let frames: Vec<_> = e.traceback().iter().map(|f| (f.line, f.function.as_str())).collect();
+/// assert_eq!(frames, [(4, "<script>"), (2, "f")]);
+/// assert!(e.to_string().starts_with("error: ZeroDivisionError: division by zero\n"));
+///
+/// let e = interp.eval::<()>("let = 3").unwrap_err();
+/// assert_eq!((e.kind(), e.line(), e.column()), ("ParseError", Some(1), Some(5)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,10 +38,16 @@ pub enum Error {
     Runtime(Box<Diagnostic>),
     /// The script called `exit(code)`.
     #[error("exit({code})")]
-    Exit { code: i32 },
+    Exit {
+        /// The status passed to `exit`.
+        code: i32,
+    },
     /// Reading a script failed.
     #[error("error: IOError: {message}")]
-    Io { message: String },
+    Io {
+        /// What could not be read, and why.
+        message: String,
+    },
 }
 
 impl Error {
@@ -71,7 +97,7 @@ impl Error {
 }
 
 /// The diagnostic of a runtime error: located at its innermost frame.
-pub fn runtime_diagnostic(e: &ErrorValue) -> Diagnostic {
+pub(crate) fn runtime_diagnostic(e: &ErrorValue) -> Diagnostic {
     let trace = e.trace.borrow();
     let mut d = match trace.first() {
         Some(t) => Diagnostic::at(&e.kind, e.message.clone(), &t.source, t.offset as usize),

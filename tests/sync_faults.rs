@@ -183,7 +183,7 @@ fn blocking_waits_are_interruptible() {
     ];
     for code in waits {
         let mut interp = proc_lang::Interpreter::new();
-        let flag = interp.vm().interrupt.clone();
+        let flag = interp.interrupt_flag();
         let setter = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             flag.store(true, Ordering::SeqCst);

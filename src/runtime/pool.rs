@@ -20,7 +20,7 @@ use crate::runtime::shm::{Deadline, Region};
 use crate::stdlib::given;
 use crate::stdlib::os::require_processes;
 use crate::value::func::{want_f64, want_int};
-use crate::value::{Args, Exc, MapData, Object, Value, VmResult};
+use crate::value::{Args, Exc, Object, Value, VmResult};
 use crate::vm::Vm;
 use crate::wire::{self, Horizon};
 use nix::sys::signal::Signal;
@@ -167,10 +167,9 @@ impl PoolInner {
         let id = self.next_id.get() + 1;
         self.next_id.set(id);
         let msg = Value::list(vec![Value::Int(mode as i64), f.clone(), args, kwargs]);
-        let body = wire::encode_for(vm, &msg, &self.horizon)?;
-        let mut bytes = Vec::with_capacity(8 + body.len());
+        let mut bytes = Vec::with_capacity(128);
         bytes.extend_from_slice(&id.to_le_bytes());
-        bytes.extend_from_slice(&body);
+        wire::encode_for_into(vm, &msg, &self.horizon, &mut bytes)?;
         self.tasks.put(vm, &bytes)?;
         self.pending.borrow_mut().insert(id, pending);
         Ok(())
@@ -184,6 +183,11 @@ impl PoolInner {
         deadline: Deadline,
         done: &dyn Fn() -> bool,
     ) -> VmResult<bool> {
+        // With no task out, only a worker's exit can end the wait (`join`
+        // after `close`), and an exit puts nothing in the results queue: look
+        // for it after a short sleep, then longer ones, instead of a whole
+        // slice (which made every `with pool(n)` block last 50 ms more).
+        let mut idle = std::time::Duration::from_micros(100);
         loop {
             // everything already there first, without waiting
             while let Some(msg) = self.results.get(vm, Deadline::now())? {
@@ -210,7 +214,12 @@ impl PoolInner {
                 vm.check_interrupt()?;
                 continue;
             }
-            let slice = Deadline::after(Some(deadline.slice().as_secs_f64()));
+            let mut wait = deadline.slice();
+            if self.pending.borrow().is_empty() {
+                wait = wait.min(idle);
+                idle *= 2;
+            }
+            let slice = Deadline::after(Some(wait.as_secs_f64()));
             if let Some(msg) = self.results.get(vm, slice)? {
                 self.deliver(vm, &msg)?;
             }
@@ -259,7 +268,11 @@ impl PoolInner {
                     let mut j = job.borrow_mut();
                     match outcome {
                         Outcome::Ok(Value::List(items)) => {
-                            let items = items.borrow().clone();
+                            // freshly decoded: usually nobody else holds it
+                            let items = match Rc::try_unwrap(items) {
+                                Ok(cell) => cell.into_inner(),
+                                Err(shared) => shared.borrow().clone(),
+                            };
                             j.items_done += items.len();
                             j.chunks[index] = Some(items);
                         }
@@ -279,7 +292,7 @@ impl PoolInner {
                 if finished {
                     let r = job.borrow().result.clone();
                     if let Some(r) = r {
-                        let outcome = job_outcome(&job.borrow());
+                        let outcome = job_outcome(&mut job.borrow_mut());
                         self.finish_result(vm, &r, outcome)?;
                     }
                 }
@@ -405,12 +418,19 @@ impl Drop for PoolInner {
     }
 }
 
-fn job_outcome(j: &Job) -> Outcome {
+/// The outcome of a finished map job: its first error, or every chunk's
+/// results in order, moved out of the job (which nothing reads afterwards:
+/// only `imap` iterators read chunks, and they never ask for this).
+fn job_outcome(j: &mut Job) -> Outcome {
     match j.errors.iter().flatten().next() {
         Some((k, m)) => Outcome::Err(k.clone(), m.clone()),
-        None => Outcome::Ok(Value::list(
-            j.chunks.iter().flatten().flatten().cloned().collect(),
-        )),
+        None => {
+            let mut all = Vec::with_capacity(j.total_items);
+            for chunk in &mut j.chunks {
+                all.append(&mut chunk.take().unwrap_or_default());
+            }
+            Outcome::Ok(Value::list(all))
+        }
     }
 }
 
@@ -514,23 +534,25 @@ fn worker_main(vm: &mut Vm, pool: &Rc<PoolInner>, slot: usize) -> i32 {
             return 0; // stop
         }
         let outcome = run_task(vm, &msg[8..]);
-        let reply = match outcome {
-            Ok(v) => match wire::encode(vm, &v) {
-                Ok(b) => (1u8, b),
-                Err(e) => (0u8, error_bytes(vm, &e)),
-            },
+        // the reply: the task id, 1 and the value, or 0 and the error
+        let mut bytes = Vec::with_capacity(64);
+        bytes.extend_from_slice(&id.to_le_bytes());
+        bytes.push(1);
+        let failed = match outcome {
+            Ok(v) => wire::encode_for_into(vm, &v, &Horizon::NONE, &mut bytes).err(),
             Err(e) => {
                 if let Some(code) = e.error().exit_code {
                     // exit() in a task ends the worker; the parent sees it die
                     return code;
                 }
-                (0u8, error_bytes(vm, &e))
+                Some(e)
             }
         };
-        let mut bytes = Vec::with_capacity(9 + reply.1.len());
-        bytes.extend_from_slice(&id.to_le_bytes());
-        bytes.push(reply.0);
-        bytes.extend_from_slice(&reply.1);
+        if let Some(e) = failed {
+            bytes.truncate(8);
+            bytes.push(0);
+            bytes.extend_from_slice(&error_bytes(vm, &e));
+        }
         if pool.results.put(vm, &bytes).is_err() {
             return 1;
         }
@@ -585,9 +607,7 @@ fn run_task(vm: &mut Vm, body: &[u8]) -> VmResult<Value> {
         }
         1 => {
             let mut out = Vec::with_capacity(items.len());
-            for x in items {
-                out.push(vm.call(f, std::slice::from_ref(&x))?);
-            }
+            vm.call_each(f, items, &mut out)?;
             Ok(Value::list(out))
         }
         _ => {
@@ -788,7 +808,14 @@ fn map_args(
     let [f, xs, chunksize, progress] = args.bind(fname, ["f", "xs", "chunksize", "progress"], 2)?;
     let f = f.unwrap_or_default();
     let xs = Items::of(vm, &xs.unwrap_or_default())?;
-    let chunksize = match given(chunksize) {
+    let chunksize = chunksize_arg(fname, chunksize)?;
+    Ok((f, xs, chunksize, progress.is_some_and(|p| p.truthy())))
+}
+
+/// The `chunksize` argument of the map family: absent, or at least 1 (as
+/// Python's `Pool` requires).
+fn chunksize_arg(fname: &str, chunksize: Option<Value>) -> VmResult<Option<usize>> {
+    match given(chunksize) {
         Some(c) => {
             let c = want_int(fname, "chunksize", &c)?;
             if c < 1 {
@@ -796,17 +823,18 @@ fn map_args(
                     "{fname}(): chunksize must be at least 1"
                 )));
             }
-            Some(c as usize)
+            Ok(Some(c as usize))
         }
-        None => None,
-    };
-    Ok((f, xs, chunksize, progress.is_some_and(|p| p.truthy())))
+        None => Ok(None),
+    }
 }
 
 impl Pool {
-    fn apply_async(&self, vm: &mut Vm, args: Args) -> VmResult<Rc<ResultState>> {
+    /// Submits one call; `fname` (`apply` or `apply_async`) names the method
+    /// in errors.
+    fn apply_async(&self, vm: &mut Vm, fname: &str, args: Args) -> VmResult<Rc<ResultState>> {
         let [f, fargs, kwargs, callback, error_callback] = args.bind(
-            "apply_async",
+            fname,
             ["f", "args", "kwargs", "callback", "error_callback"],
             1,
         )?;
@@ -824,11 +852,12 @@ impl Pool {
             Some(k @ Value::Map(_)) => k,
             Some(other) => {
                 return Err(Exc::type_error(format!(
-                    "apply_async(): kwargs must be a map, not {}",
+                    "{fname}(): kwargs must be a map, not {}",
                     other.type_name()
                 )));
             }
-            None => Value::map(MapData::default()),
+            // nothing to send (the worker treats nil as no named arguments)
+            None => Value::Nil,
         };
         let r = Rc::new(ResultState {
             outcome: RefCell::new(None),
@@ -898,7 +927,8 @@ impl Pool {
             let j = j.borrow();
             j.done == j.chunks.len()
         })?;
-        match job_outcome(&job.borrow()) {
+        let outcome = job_outcome(&mut job.borrow_mut());
+        match outcome {
             Outcome::Ok(v) => Ok(v),
             Outcome::Err(kind, message) => Err(Exc::new(&kind, message)),
         }
@@ -959,11 +989,11 @@ impl Pool {
     fn call(&self, vm: &mut Vm, this: &Value, name: &str, args: Args) -> VmResult<Value> {
         match name {
             "apply_async" => {
-                let r = self.apply_async(vm, args)?;
+                let r = self.apply_async(vm, name, args)?;
                 Ok(async_result(&self.0, r))
             }
             "apply" => {
-                let r = self.apply_async(vm, args)?;
+                let r = self.apply_async(vm, name, args)?;
                 wait_result(vm, &self.0, &r, Deadline::NEVER)?;
                 take_outcome(&r)
             }
@@ -982,10 +1012,7 @@ impl Pool {
                 )?;
                 let f = f.unwrap_or_default();
                 let xs = Items::of(vm, &xs.unwrap_or_default())?;
-                let chunksize = match given(chunksize) {
-                    Some(c) => Some(want_int(name, "chunksize", &c)?.max(1) as usize),
-                    None => None,
-                };
+                let chunksize = chunksize_arg(name, chunksize)?;
                 let mode = if name == "map_async" {
                     Mode::Map
                 } else {

@@ -45,6 +45,8 @@ pub struct Runtime {
     result_fd: Option<OwnedFd>,
     /// The `Process` class, for `current_process()` in the main process.
     class: Option<Rc<Class>>,
+    /// The interned name `run` (looked up by every child).
+    run: Option<crate::vm::symbol::Sym>,
     /// Pools this process created (terminated at the end if still open).
     pub(crate) pools: Vec<std::rc::Weak<crate::runtime::pool::PoolInner>>,
 }
@@ -144,7 +146,10 @@ impl ProcState {
         let Some(fd) = reader.as_ref() else {
             return true;
         };
-        let mut chunk = [0u8; 65536];
+        // small: after a fork every page the parent touches for the first
+        // time costs a copy-on-write fault (a 64 KiB buffer was 16 of them
+        // per spawn); a big result just takes more reads
+        let mut chunk = [0u8; 512];
         loop {
             match nix::unistd::read(fd, &mut chunk) {
                 Ok(0) => {
@@ -422,7 +427,10 @@ fn start(vm: &mut Vm, this: &Value, args: Args) -> VmResult<Value> {
 
 /// The child's life after `start`: run, report, exit. Never returns.
 fn child_main(vm: &mut Vm, this: &Value, st: &Rc<ProcState>) -> ! {
-    let run = vm.interner.intern("run");
+    let run = match vm.procs.run {
+        Some(s) => s,
+        None => vm.interner.intern("run"),
+    };
     let outcome = match vm.get_attr(this, run) {
         Ok(m) => vm.call(&m, &[]),
         Err(e) => Err(e),
@@ -507,11 +515,12 @@ pub(crate) fn set_death_signal(parent: i32) {
 /// and in the child a fresh random seed and none of the parent's children.
 /// Returns 0 in the child, the child's pid in the parent.
 pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
+    crate::stdlib::os::require_processes(vm, fname)?;
     if has_other_threads() {
         return Err(Exc::new(
             "NotSupported",
             format!(
-                "{fname}() is not possible in a process with several threads (the host started threads)"
+                "{fname}() is not possible while the host process has other threads (fork would copy only this one): use Interpreter::into_server before starting threads (docs/embedding.md)"
             ),
         ));
     }
@@ -532,15 +541,11 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
 }
 
 /// True when this process has more than one thread (then fork is unsafe).
+/// One `stat` call: the link count of `/proc/self/task` is 2 plus the
+/// number of threads (reading `/proc/self/stat` took ten calls per fork).
 fn has_other_threads() -> bool {
-    match std::fs::read_to_string("/proc/self/stat") {
-        // field 20 (after the parenthesised command name) is num_threads
-        Ok(s) => s
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(17))
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|n| n > 1),
+    match nix::sys::stat::stat("/proc/self/task") {
+        Ok(st) => st.st_nlink > 3,
         Err(_) => false,
     }
 }
@@ -854,6 +859,7 @@ pub fn install(vm: &mut Vm) {
         );
     }
     let class = Rc::new(Class::new(Rc::from("Process"), None, own));
+    vm.procs.run = Some(vm.interner.intern("run"));
     vm.procs.class = Some(class.clone());
     vm.globals.define_builtin("Process", Value::Class(class));
     vm.globals.define_builtin(

@@ -85,19 +85,6 @@ impl Region {
         self.ptr.as_ptr()
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The region's address: the same in every process that inherited it.
-    pub fn addr(&self) -> usize {
-        self.ptr.as_ptr() as usize
-    }
-
     /// Gives the pages of `[from, to)` (rounded inward to whole pages) back to
     /// the system; they read as zeroes afterwards. For rings whose consumed
     /// part should not keep holding memory.

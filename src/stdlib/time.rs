@@ -65,7 +65,7 @@ fn sleep(vm: &mut Vm, args: Args) -> VmResult<Value> {
         if now >= deadline {
             return Ok(Value::Nil);
         }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
+        std::thread::sleep((deadline - now).min(crate::runtime::shm::SLICE));
         if vm.interrupt.swap(false, Ordering::SeqCst) {
             return Err(Exc::new("KeyboardInterrupt", "interrupted"));
         }

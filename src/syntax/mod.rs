@@ -3,4 +3,4 @@
 pub mod ast;
 pub mod parser;
 
-pub use parser::{MAX_DEPTH, SyntaxError, is_complete, parse_program};
+pub use parser::{SyntaxError, is_complete, parse_program};

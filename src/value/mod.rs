@@ -29,30 +29,67 @@ pub type List = RefCell<Vec<Value>>;
 pub type Map = RefCell<MapData>;
 pub type CellRef = Rc<RefCell<Value>>;
 
+/// A script value (section 3 of the contract). Immediates (`nil`, bools,
+/// ints, floats) are held inline; everything else is a reference-counted
+/// pointer, so cloning a `Value` is cheap and clones share the object (a
+/// list appended to through one clone changes for all).
+///
+/// Hosts usually convert instead of matching: [`FromValue`](crate::FromValue)
+/// and [`IntoValue`](crate::IntoValue), or the accessors below. `Display`
+/// is what the script's `str()` gives (instances of script classes show as
+/// `<Name object>`), `Debug` is its `repr()`.
+///
+/// ```
+/// use proc_lang::Value;
+/// let v = Value::from(vec![1i64, 2]);
+/// assert_eq!(v.type_name(), "list");
+/// assert_eq!(format!("{v} {:?}", Value::from("a")), "[1, 2] \"a\"");
+/// assert_eq!(Value::from(7i64).as_int(), Some(7));
+/// ```
 #[derive(Default)]
+#[non_exhaustive]
 pub enum Value {
+    /// `nil`.
     #[default]
     Nil,
+    /// `true` or `false`.
     Bool(bool),
+    /// A 64-bit int (arithmetic overflow is an `OverflowError`).
     Int(i64),
+    /// A 64-bit float.
     Float(f64),
+    /// An immutable string (use [`Value::as_str`]).
     Str(Rc<Str>),
+    /// Immutable bytes.
     Bytes(Rc<Vec<u8>>),
+    /// A mutable list, shared by every clone.
     List(Rc<List>),
+    /// A mutable insertion-ordered map, shared by every clone.
     Map(Rc<Map>),
+    /// `range(...)`.
     Range(Rc<Range>),
+    /// A script function (a closure).
     Func(Rc<Closure>),
+    /// A builtin or a host function.
     Native(Rc<Native>),
+    /// A method bound to its receiver.
     Bound(Rc<BoundMethod>),
+    /// A script class.
     Class(Rc<Class>),
+    /// An instance of a script class.
     Instance(Rc<Instance>),
+    /// An error value (what `catch e` binds).
     Error(Rc<ErrorValue>),
+    /// A runtime handle: a process, queue, lock, pool, file...
     Object(Rc<Handle>),
     /// Internal: the iteration state of a `for` loop. Never visible to scripts.
+    #[doc(hidden)]
     Iter(Rc<RefCell<Iter>>),
     /// Internal: a captured variable's box. Never visible to scripts.
+    #[doc(hidden)]
     Cell(CellRef),
     /// Internal: an unset global or a missing argument. Never visible to scripts.
+    #[doc(hidden)]
     Undef,
 }
 
@@ -214,21 +251,27 @@ impl Handle {
 }
 
 impl Value {
+    /// A string value.
     pub fn str(s: &str) -> Value {
         Value::Str(Rc::new(Str::new(s)))
     }
+    /// A string value, taking the `String`.
     pub fn string(s: String) -> Value {
         Value::Str(Rc::new(Str::from_string(s)))
     }
+    /// A list value.
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Rc::new(RefCell::new(items)))
     }
+    #[doc(hidden)]
     pub fn map(m: MapData) -> Value {
         Value::Map(Rc::new(RefCell::new(m)))
     }
+    /// A bytes value.
     pub fn bytes(b: Vec<u8>) -> Value {
         Value::Bytes(Rc::new(b))
     }
+    #[doc(hidden)]
     pub fn object<T: Object>(obj: T) -> Value {
         Value::Object(Rc::new(Handle(Box::new(obj))))
     }
@@ -282,6 +325,7 @@ impl Value {
         }
     }
 
+    /// An int (or a bool, as 0 or 1).
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -300,6 +344,20 @@ impl Value {
         }
     }
 
+    /// Whether the value is `nil`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// A bool.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The text of a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s.as_str()),
@@ -482,6 +540,17 @@ pub fn int_float_cmp(i: i64, f: f64) -> Option<std::cmp::Ordering> {
 impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", format::repr_plain(self))
+    }
+}
+
+/// What `str(x)` gives, without running script code: strings unquoted,
+/// everything else as `repr`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s.as_str()),
+            other => write!(f, "{}", format::repr_plain(other)),
+        }
     }
 }
 

@@ -97,7 +97,6 @@ impl Vm {
                 None => Err(self.no_attr(obj, sym)),
             },
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
                 if let Some(r) = h.0.get_attr(self, obj, &name) {
                     return r;
@@ -155,7 +154,6 @@ impl Vm {
                 Ok(())
             }
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
                 h.0.set_attr(self, &name, v)
             }
@@ -264,7 +262,6 @@ impl Vm {
                 }
             }
             Value::Object(h) => {
-                let h = h.clone();
                 let name = self.interner.name(sym).clone();
                 self.sched.can_suspend = true;
                 let r = h.0.call_method(

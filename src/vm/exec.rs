@@ -533,6 +533,35 @@ impl Vm {
                             l.borrow_mut().push(v);
                         }
                     }
+                    // `try` and `with` blocks, and attributes, are frequent
+                    // enough in loops (`with l { v.value += 1 }`) to skip
+                    // the trip through `slow_op`
+                    Op::PushHandler { reg, finally, off } => {
+                        fiber.handlers.push(Handler {
+                            frame: fiber.frames.len() - 1,
+                            ip: jump(ip, off),
+                            reg,
+                            finally,
+                        });
+                    }
+                    Op::PopHandler => {
+                        fiber.handlers.pop();
+                    }
+                    Op::GetAttr { dst, obj, name } => {
+                        let o = reg!(obj).clone();
+                        save_ip!();
+                        let r = self.get_attr(&o, proto.names[name as usize]);
+                        refresh!();
+                        let v = tryv!(r);
+                        store(&mut reg!(dst), v);
+                    }
+                    Op::SetAttr { obj, name, src } => {
+                        let (o, v) = (reg!(obj).clone(), reg!(src).clone());
+                        save_ip!();
+                        let r = self.set_attr(&o, proto.names[name as usize], v);
+                        refresh!();
+                        tryv!(r);
+                    }
 
                     other => {
                         save_ip!();

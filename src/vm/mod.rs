@@ -17,7 +17,7 @@ pub mod ops;
 pub mod symbol;
 pub mod task;
 
-pub use fiber::{Fiber, Outcome};
+pub use fiber::Fiber;
 pub use globals::Globals;
 pub use symbol::{Interner, Sym};
 
@@ -55,6 +55,10 @@ pub struct TypeMethods {
 pub struct Output {
     sink: Box<dyn Write>,
     buf: Vec<u8>,
+    /// Written to `sink` since its last flush. Flushing a clean sink is
+    /// skipped: flushing stdout takes its lock, a write to a page that costs
+    /// a copy-on-write fault in every freshly forked child.
+    dirty: bool,
 }
 
 impl Output {
@@ -62,6 +66,7 @@ impl Output {
         Output {
             sink,
             buf: Vec::with_capacity(8192),
+            dirty: false,
         }
     }
     pub fn write_str(&mut self, s: &str) {
@@ -76,8 +81,12 @@ impl Output {
         if !self.buf.is_empty() {
             let _ = self.sink.write_all(&self.buf);
             self.buf.clear();
+            self.dirty = true;
         }
-        let _ = self.sink.flush();
+        if self.dirty {
+            let _ = self.sink.flush();
+            self.dirty = false;
+        }
     }
 }
 

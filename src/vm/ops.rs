@@ -6,7 +6,6 @@ use super::Vm;
 use crate::compile::Cmp;
 use crate::value::{Exc, Key, MapData, Value, VmResult, int_float_cmp};
 use std::cmp::Ordering;
-use std::rc::Rc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Arith {
@@ -696,11 +695,6 @@ pub fn length(v: &Value) -> Option<usize> {
         Value::Range(r) => r.len().max(0) as usize,
         _ => return None,
     })
-}
-
-/// A shared empty string, for hot paths that produce one.
-pub fn empty_str() -> Value {
-    Value::Str(Rc::new(crate::value::Str::new("")))
 }
 
 /// Whether any of `items` equals `item` (`in` on a list or iterable).

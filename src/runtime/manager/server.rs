@@ -52,6 +52,7 @@ pub(super) fn run(vm: &mut Vm, listener: UnixListener) -> ! {
         next_object: 1,
         waiters: Vec::new(),
         scratch: vec![0; 1 << 16],
+        spin: crate::stdlib::os::cpu_count_now() > 1,
     };
     server.serve(vm);
     vm.flush();
@@ -134,6 +135,8 @@ struct Server {
     waiters: Vec<Waiter>,
     /// Where reads land before they are appended to a client's input.
     scratch: Vec<u8>,
+    /// Poll briefly before sleeping (more than one CPU).
+    spin: bool,
 }
 
 fn queue_empty() -> Exc {
@@ -159,6 +162,28 @@ fn deadline(timeout: Option<&Value>) -> Option<Option<Instant>> {
     }
 }
 
+/// `poll(fds, timeout)`, looking first for a short while (`SPIN`, on machines
+/// with several CPUs) without sleeping, yielding the CPU between looks: a
+/// client that just got its reply usually sends its next request within
+/// microseconds, sooner than a sleep and a wake-up take.
+fn poll_briefly_then_wait(
+    fds: &mut [PollFd],
+    timeout: PollTimeout,
+    spin: bool,
+) -> nix::Result<i32> {
+    if spin {
+        let until = Instant::now() + crate::runtime::queue::SPIN;
+        loop {
+            let n = nix::poll::poll(fds, PollTimeout::ZERO)?;
+            if n > 0 || Instant::now() >= until {
+                return Ok(n);
+            }
+            std::thread::yield_now();
+        }
+    }
+    nix::poll::poll(fds, timeout)
+}
+
 impl Server {
     fn serve(&mut self, vm: &mut Vm) {
         let mut ready: Vec<(u64, PollFlags)> = Vec::new();
@@ -177,7 +202,7 @@ impl Server {
                     }
                     fds.push(PollFd::new(c.stream.as_fd(), flags));
                 }
-                match nix::poll::poll(&mut fds, timeout) {
+                match poll_briefly_then_wait(&mut fds, timeout, self.spin) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     // cannot wait any more: nothing sensible is left to do

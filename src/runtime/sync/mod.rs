@@ -25,7 +25,7 @@ mod event;
 mod lock;
 mod semaphore;
 
-pub use lock::{Lock, RLock};
+pub use lock::Lock;
 
 use super::shm::{Deadline, Region, RobustMutex, futex_wait, futex_wake, my_pid};
 use crate::value::{Exc, NativeFn, Object, Value, VmResult};
