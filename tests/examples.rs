@@ -9,9 +9,12 @@
 //!
 //! `EXAMPLES_FILTER=substring cargo test --test examples` runs matching ones only.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use support::group::{Output, run_in_group};
 
 const TIME_LIMIT: Duration = Duration::from_secs(30);
 
@@ -33,65 +36,11 @@ fn examples(dir: &Path, lib: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Run {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    code: Option<i32>,
-    timed_out: bool,
-}
-
-fn run_example(bin: &Path, root: &Path, script: &Path) -> Run {
-    use std::os::unix::process::CommandExt;
+fn run_example(bin: &Path, root: &Path, script: &Path) -> Output {
     let rel = script.strip_prefix(root).unwrap_or(script);
-    let mut child = Command::new(bin)
-        .arg(rel)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("start proc");
-    let pgid = child.id() as i32;
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut v);
-        v
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for proc") {
-            break s;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            timed_out = true;
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            break child.wait().expect("reap proc");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    // whatever the example left in its process group goes too
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    Run {
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        code: status.code(),
-        timed_out,
-    }
+    let mut cmd = Command::new(bin);
+    cmd.arg(rel).current_dir(root);
+    run_in_group(cmd, None, TIME_LIMIT)
 }
 
 fn check(bin: &Path, root: &Path, script: &Path) -> Result<(), String> {

@@ -8,10 +8,12 @@
 //!
 //! `GOLDEN_FILTER=substring cargo test --test golden` runs matching cases only.
 
-use std::io::Write;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use support::group::{Output, run_in_group};
 
 const TIME_LIMIT: Duration = Duration::from_secs(30);
 
@@ -30,81 +32,16 @@ fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Run {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    code: Option<i32>,
-    timed_out: bool,
-}
-
-fn run_case(bin: &Path, script: &Path) -> Run {
-    use std::os::unix::process::CommandExt;
+fn run_case(bin: &Path, script: &Path) -> Output {
     let dir = script.parent().expect("a case is in a folder");
     let name = script.file_name().expect("a case has a name");
     let args: Vec<String> = std::fs::read_to_string(script.with_extension("args"))
         .map(|s| s.lines().map(str::to_string).collect())
         .unwrap_or_default();
     let input = std::fs::read(script.with_extension("in")).ok();
-    let mut child = Command::new(bin)
-        .arg(name)
-        .args(&args)
-        .current_dir(dir)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("start proc");
-    if let Some(data) = input {
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
-    }
-    let pgid = child.id() as i32;
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut v);
-        v
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for proc") {
-            break s;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            timed_out = true;
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            break child.wait().expect("reap proc");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    // whatever the case left in its process group goes too
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    Run {
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        code: status.code(),
-        timed_out,
-    }
+    let mut cmd = Command::new(bin);
+    cmd.arg(name).args(&args).current_dir(dir);
+    run_in_group(cmd, input, TIME_LIMIT)
 }
 
 fn check(bin: &Path, script: &Path) -> Result<(), String> {
