@@ -83,19 +83,37 @@ impl Vm {
             };
             let proto = &*closure.proto;
             let code = &proto.code[..];
+            if !proto.checked || ip >= code.len() {
+                // only a function that did not come from `Vm::register_proto`
+                let e = Exc::new("SystemError", "a malformed function");
+                self.unwind(fiber, e)?;
+                continue 'frame;
+            }
+            // every frame is pushed with its registers reserved (`Fiber::reserve`)
+            let nregs = proto.nregs;
 
             // The frame's registers, as a slice held in locals (so that its pointer
             // and length stay in machine registers). Anything that may touch the
             // fiber's stack must be followed by `refresh!()`.
-            let mut regs: &mut [Value] = &mut fiber.stack[base..];
+            let mut regs: &mut [Value] = &mut fiber.stack[base..base + nregs];
+            // Register operands are read and written without bounds checks.
+            // SAFETY (both macros): `regs` is exactly `nregs` long, and every
+            // register operand of an instruction handled in this loop is below
+            // `nregs`: `proto.checked` says `Proto::dispatch_safe` held when the
+            // prototype was registered, and its code is not changed after.
             macro_rules! reg {
                 ($r:expr) => {
-                    regs[$r as usize]
+                    *unsafe { regs.get_unchecked($r as usize) }
+                };
+            }
+            macro_rules! reg_mut {
+                ($r:expr) => {
+                    *unsafe { regs.get_unchecked_mut($r as usize) }
                 };
             }
             macro_rules! refresh {
                 () => {
-                    regs = &mut fiber.stack[base..]
+                    regs = &mut fiber.stack[base..base + nregs]
                 };
             }
             macro_rules! save_ip {
@@ -146,45 +164,51 @@ impl Vm {
                         _ => None,
                     };
                     match fast {
-                        Some(v) => store_int(&mut reg!($dst), v),
+                        Some(v) => store_int(&mut reg_mut!($dst), v),
                         None => {
                             let r = match (&reg!($a), &reg!($b)) {
                                 (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x $fop y)),
                                 (x, y) => ops::arith(Arith::$op, x, y),
                             };
-                            store(&mut reg!($dst), tryv!(r));
+                            store(&mut reg_mut!($dst), tryv!(r));
                         }
                     }
                 }};
             }
 
             loop {
-                let op = code[ip];
+                // SAFETY: `ip < code.len()`. It held when the frame was loaded
+                // (checked above); since then `ip` has only moved one past an
+                // instruction that is not the last one (the last is a `Return`,
+                // `ReturnNil` or `Jump`, which never continue at `ip + 1`) or
+                // to the target of a jump, which is in range (`proto.checked`:
+                // `Proto::dispatch_safe`).
+                let op = *unsafe { code.get_unchecked(ip) };
                 ip += 1;
                 match op {
                     Op::Move { dst, src } => {
                         let v = reg!(src).clone();
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::LoadConst { dst, k } => {
-                        store(&mut reg!(dst), proto.consts[k as usize].clone())
+                        store(&mut reg_mut!(dst), proto.consts[k as usize].clone())
                     }
-                    Op::LoadInt { dst, v } => store_int(&mut reg!(dst), v as i64),
-                    Op::LoadNil { dst } => store(&mut reg!(dst), Value::Nil),
-                    Op::LoadBool { dst, v } => store(&mut reg!(dst), Value::Bool(v)),
+                    Op::LoadInt { dst, v } => store_int(&mut reg_mut!(dst), v as i64),
+                    Op::LoadNil { dst } => store(&mut reg_mut!(dst), Value::Nil),
+                    Op::LoadBool { dst, v } => store(&mut reg_mut!(dst), Value::Bool(v)),
                     Op::GetGlobal { dst, slot } => {
                         let v = &self.globals.values[slot as usize];
                         if let Value::Undef = v {
                             throw!(self.undefined_global(slot));
                         }
                         let v = v.clone();
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::SetGlobal { src, slot } => {
                         self.globals.values[slot as usize] = reg!(src).clone()
                     }
                     Op::GetUpval { dst, idx } => {
-                        reg!(dst) = closure.upvals[idx as usize].borrow().clone()
+                        reg_mut!(dst) = closure.upvals[idx as usize].borrow().clone()
                     }
                     Op::SetUpval { src, idx } => {
                         *closure.upvals[idx as usize].borrow_mut() = reg!(src).clone()
@@ -194,13 +218,13 @@ impl Vm {
                             Value::Cell(c) => c.borrow().clone(),
                             other => other.clone(),
                         };
-                        reg!(dst) = v;
+                        reg_mut!(dst) = v;
                     }
                     Op::SetCell { cell, src } => {
                         let v = reg!(src).clone();
                         match &reg!(cell) {
                             Value::Cell(c) => *c.borrow_mut() = v,
-                            _ => reg!(cell) = v,
+                            _ => reg_mut!(cell) = v,
                         }
                     }
 
@@ -213,36 +237,36 @@ impl Vm {
                             _ => None,
                         };
                         match fast {
-                            Some(r) => store_int(&mut reg!(dst), r),
+                            Some(r) => store_int(&mut reg_mut!(dst), r),
                             None => {
                                 let r = ops::add_int(&reg!(a), v);
-                                store(&mut reg!(dst), tryv!(r));
+                                store(&mut reg_mut!(dst), tryv!(r));
                             }
                         }
                     }
                     Op::Eq { dst, a, b } => {
                         let r = reg!(a).try_equals(&reg!(b));
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
                     Op::Ne { dst, a, b } => {
                         let r = reg!(a).try_equals(&reg!(b));
-                        reg!(dst) = Value::Bool(!tryv!(r));
+                        reg_mut!(dst) = Value::Bool(!tryv!(r));
                     }
                     Op::Lt { dst, a, b } => {
                         let r = match (&reg!(a), &reg!(b)) {
                             (Value::Int(x), Value::Int(y)) => Ok(x < y),
                             (x, y) => ops::less(x, y, false),
                         };
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
                     Op::Le { dst, a, b } => {
                         let r = match (&reg!(a), &reg!(b)) {
                             (Value::Int(x), Value::Int(y)) => Ok(x <= y),
                             (x, y) => ops::less(x, y, true),
                         };
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
-                    Op::Not { dst, src } => reg!(dst) = Value::Bool(!reg!(src).truthy()),
+                    Op::Not { dst, src } => reg_mut!(dst) = Value::Bool(!reg!(src).truthy()),
 
                     Op::Jump { off } => branch!(off),
                     Op::JumpIfFalse { cond, off } => {
@@ -331,7 +355,7 @@ impl Vm {
                                 }
                                 let callee = &self.globals.values[slot as usize];
                                 let f = callee.clone();
-                                store(&mut reg!(func), f);
+                                store(&mut reg_mut!(func), f);
                                 save_ip!();
                                 charge!(1);
                                 if tryv!(self.call_slow(fiber, fidx, n, None)) {
@@ -418,7 +442,7 @@ impl Vm {
                         continue 'frame;
                     }
                     Op::Return { src } => {
-                        let v = std::mem::take(&mut reg!(src));
+                        let v = std::mem::take(&mut reg_mut!(src));
                         // the common case, inline: a plain frame with no handlers
                         let depth = fiber.frames.len() - 1;
                         let simple =
@@ -480,7 +504,7 @@ impl Vm {
                                 tryv!(r)
                             }
                         };
-                        reg!(dst) = v;
+                        reg_mut!(dst) = v;
                     }
                     Op::ForIter { iter, off } => {
                         // Ok(item or None at the end), or Err(iterator) for the general path
@@ -523,7 +547,7 @@ impl Vm {
                             }
                         };
                         match next {
-                            Some(v) => reg!(iter + 1) = v,
+                            Some(v) => reg_mut!(iter + 1) = v,
                             None => ip = jump(ip, off),
                         }
                     }
@@ -553,7 +577,7 @@ impl Vm {
                         let r = self.get_attr(&o, proto.names[name as usize]);
                         refresh!();
                         let v = tryv!(r);
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::SetAttr { obj, name, src } => {
                         let (o, v) = (reg!(obj).clone(), reg!(src).clone());
