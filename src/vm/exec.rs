@@ -582,19 +582,19 @@ impl Vm {
                     Op::PopHandler => {
                         fiber.handlers.pop();
                     }
+                    // the object stays borrowed from its register: attribute
+                    // code cannot reach this fiber (it runs script code on
+                    // fibers of its own), so no clone is needed
                     Op::GetAttr { dst, obj, name } => {
-                        let o = reg!(obj).clone();
                         save_ip!();
-                        let r = self.get_attr(&o, proto.names[name as usize]);
-                        refresh!();
+                        let r = self.get_attr(&reg!(obj), proto.names[name as usize]);
                         let v = tryv!(r);
                         store(&mut reg_mut!(dst), v);
                     }
                     Op::SetAttr { obj, name, src } => {
-                        let (o, v) = (reg!(obj).clone(), reg!(src).clone());
                         save_ip!();
-                        let r = self.set_attr(&o, proto.names[name as usize], v);
-                        refresh!();
+                        let v = reg!(src).clone();
+                        let r = self.set_attr(&reg!(obj), proto.names[name as usize], v);
                         tryv!(r);
                     }
 
