@@ -508,10 +508,8 @@ impl Vm {
                         let v = match fast {
                             Some(v) => v,
                             None => {
-                                let (o, i) = (reg!(obj).clone(), reg!(index).clone());
                                 save_ip!();
-                                let r = self.get_index(&o, &i);
-                                refresh!();
+                                let r = self.get_index(&reg!(obj), &reg!(index));
                                 tryv!(r)
                             }
                         };
@@ -703,8 +701,8 @@ impl Vm {
                 }
             }
             Op::SetIndex { obj, index, src } => {
-                let (o, i, v) = (reg!(obj).clone(), reg!(index).clone(), reg!(src).clone());
-                self.set_index(&o, &i, v)?;
+                let v = reg!(src).clone();
+                self.set_index(&reg!(obj), &reg!(index), v)?;
             }
             Op::Slice { dst, base: b } => {
                 let s = base + b as usize;
