@@ -656,8 +656,8 @@ impl Vm {
             Op::Neg { dst, src } => reg!(dst) = ops::negate(&reg!(src))?,
             Op::BitNot { dst, src } => reg!(dst) = ops::bit_not(&reg!(src))?,
             Op::In { dst, a, b } => {
-                let (x, y) = (reg!(a).clone(), reg!(b).clone());
-                reg!(dst) = Value::Bool(self.contains(&y, &x)?);
+                let r = self.contains(&reg!(b), &reg!(a))?;
+                reg!(dst) = Value::Bool(r);
             }
             Op::CallKw { func, nargs, names } => {
                 self.budget -= 1;
@@ -742,8 +742,8 @@ impl Vm {
                 reg!(dst) = self.get_super(&me, proto, proto.names[name as usize])?;
             }
             Op::Unpack { dst, src, count } => {
-                let v = reg!(src).clone();
-                for (i, item) in self.unpack(&v, count as usize)?.into_iter().enumerate() {
+                let items = self.unpack(&reg!(src), count as usize)?;
+                for (i, item) in items.into_iter().enumerate() {
                     reg!(dst as usize + i) = item;
                 }
             }
