@@ -245,6 +245,20 @@ impl Vm {
                 }
             };
         }
+        if !matches!(fiber.stack[b], Value::Instance(_) | Value::Class(_)) {
+            // a built-in type's method (`xs.append(x)`): borrowed as above
+            if let Some(m) = self.type_method(&fiber.stack[b], sym) {
+                self.sched.can_suspend = true;
+                let r = m(
+                    self,
+                    &fiber.stack[b],
+                    args_at(&fiber.stack, b + 1, nargs, names),
+                );
+                self.sched.can_suspend = false;
+                fiber.stack[b] = r?;
+                return Ok(false);
+            }
+        }
         let recv = fiber.stack[b].clone();
         match &recv {
             Value::Instance(inst) => {
