@@ -791,6 +791,7 @@ impl Dec<'_> {
             source,
             def_offset: p.def_offset,
             serial: 0,
+            checked: false,
         }))
     }
 }

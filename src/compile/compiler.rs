@@ -147,6 +147,7 @@ impl<'a> FnState<'a> {
                 source: Source::new("", ""),
                 def_offset,
                 serial: 0,
+                checked: false,
             },
             const_index: FxHashMap::default(),
             name_index: FxHashMap::default(),

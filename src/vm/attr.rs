@@ -219,6 +219,46 @@ impl Vm {
         nargs: usize,
         names: Option<&Rc<[Rc<str>]>>,
     ) -> VmResult<bool> {
+        if let Value::Object(h) = &fiber.stack[b] {
+            // the hot case (`lk.enter()`, `q.put(x)`): the receiver is borrowed
+            // from the stack, which the method cannot reach, instead of cloned
+            let name = self.interner.name(sym).clone();
+            self.sched.can_suspend = true;
+            let r = h.0.call_method(
+                self,
+                &fiber.stack[b],
+                &name,
+                args_at(&fiber.stack, b + 1, nargs, names),
+            );
+            self.sched.can_suspend = false;
+            return match r {
+                Some(r) => {
+                    fiber.stack[b] = r?;
+                    Ok(false)
+                }
+                None => {
+                    // a module's function, or a callable attribute
+                    let recv = fiber.stack[b].clone();
+                    let f = self.get_attr(&recv, sym)?;
+                    fiber.stack[b] = f;
+                    self.call_slow(fiber, b, nargs, names)
+                }
+            };
+        }
+        if !matches!(fiber.stack[b], Value::Instance(_) | Value::Class(_)) {
+            // a built-in type's method (`xs.append(x)`): borrowed as above
+            if let Some(m) = self.type_method(&fiber.stack[b], sym) {
+                self.sched.can_suspend = true;
+                let r = m(
+                    self,
+                    &fiber.stack[b],
+                    args_at(&fiber.stack, b + 1, nargs, names),
+                );
+                self.sched.can_suspend = false;
+                fiber.stack[b] = r?;
+                return Ok(false);
+            }
+        }
         let recv = fiber.stack[b].clone();
         match &recv {
             Value::Instance(inst) => {
@@ -259,29 +299,6 @@ impl Vm {
                             self.interner.name(sym)
                         ),
                     )),
-                }
-            }
-            Value::Object(h) => {
-                let name = self.interner.name(sym).clone();
-                self.sched.can_suspend = true;
-                let r = h.0.call_method(
-                    self,
-                    &recv,
-                    &name,
-                    args_at(&fiber.stack, b + 1, nargs, names),
-                );
-                self.sched.can_suspend = false;
-                match r {
-                    Some(r) => {
-                        fiber.stack[b] = r?;
-                        Ok(false)
-                    }
-                    None => {
-                        // a module's function, or a callable attribute
-                        let f = self.get_attr(&recv, sym)?;
-                        fiber.stack[b] = f;
-                        self.call_slow(fiber, b, nargs, names)
-                    }
                 }
             }
             Value::Class(_) => {

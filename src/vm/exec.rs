@@ -79,23 +79,52 @@ impl Vm {
                     .frames
                     .last()
                     .expect("execute runs a fiber with a frame");
-                (f.closure.clone(), f.base as usize, f.ip as usize)
+                (Rc::as_ptr(&f.closure), f.base as usize, f.ip as usize)
             };
+            // The running closure, borrowed from its frame rather than cloned
+            // (two reference-count updates per call and per return).
+            // SAFETY: the frame on top of `fiber.frames` holds an `Rc` to it, so
+            // it lives at least as long as that frame stays on the stack. Every
+            // path of this loop that pops the running frame (`Return`,
+            // `ReturnNil`, `Yield` resumed inline, `unwind`, a `Step::Reload`
+            // or `Step::Out` from `slow_op`, a call that reports a frame change)
+            // leaves through `continue 'frame` or `return` without touching
+            // `closure`, `proto` or `code` again; calls that report no frame
+            // change leave the frame stack as it was.
+            let closure: &Closure = unsafe { &*closure };
             let proto = &*closure.proto;
             let code = &proto.code[..];
+            if !proto.checked || ip >= code.len() {
+                // only a function that did not come from `Vm::register_proto`
+                let e = Exc::new("SystemError", "a malformed function");
+                self.unwind(fiber, e)?;
+                continue 'frame;
+            }
+            // every frame is pushed with its registers reserved (`Fiber::reserve`)
+            let nregs = proto.nregs;
 
             // The frame's registers, as a slice held in locals (so that its pointer
             // and length stay in machine registers). Anything that may touch the
             // fiber's stack must be followed by `refresh!()`.
-            let mut regs: &mut [Value] = &mut fiber.stack[base..];
+            let mut regs: &mut [Value] = &mut fiber.stack[base..base + nregs];
+            // Register operands are read and written without bounds checks.
+            // SAFETY (both macros): `regs` is exactly `nregs` long, and every
+            // register operand of an instruction handled in this loop is below
+            // `nregs`: `proto.checked` says `Proto::dispatch_safe` held when the
+            // prototype was registered, and its code is not changed after.
             macro_rules! reg {
                 ($r:expr) => {
-                    regs[$r as usize]
+                    *unsafe { regs.get_unchecked($r as usize) }
+                };
+            }
+            macro_rules! reg_mut {
+                ($r:expr) => {
+                    *unsafe { regs.get_unchecked_mut($r as usize) }
                 };
             }
             macro_rules! refresh {
                 () => {
-                    regs = &mut fiber.stack[base..]
+                    regs = &mut fiber.stack[base..base + nregs]
                 };
             }
             macro_rules! save_ip {
@@ -146,45 +175,51 @@ impl Vm {
                         _ => None,
                     };
                     match fast {
-                        Some(v) => store_int(&mut reg!($dst), v),
+                        Some(v) => store_int(&mut reg_mut!($dst), v),
                         None => {
                             let r = match (&reg!($a), &reg!($b)) {
                                 (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x $fop y)),
                                 (x, y) => ops::arith(Arith::$op, x, y),
                             };
-                            store(&mut reg!($dst), tryv!(r));
+                            store(&mut reg_mut!($dst), tryv!(r));
                         }
                     }
                 }};
             }
 
             loop {
-                let op = code[ip];
+                // SAFETY: `ip < code.len()`. It held when the frame was loaded
+                // (checked above); since then `ip` has only moved one past an
+                // instruction that is not the last one (the last is a `Return`,
+                // `ReturnNil` or `Jump`, which never continue at `ip + 1`) or
+                // to the target of a jump, which is in range (`proto.checked`:
+                // `Proto::dispatch_safe`).
+                let op = *unsafe { code.get_unchecked(ip) };
                 ip += 1;
                 match op {
                     Op::Move { dst, src } => {
                         let v = reg!(src).clone();
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::LoadConst { dst, k } => {
-                        store(&mut reg!(dst), proto.consts[k as usize].clone())
+                        store(&mut reg_mut!(dst), proto.consts[k as usize].clone())
                     }
-                    Op::LoadInt { dst, v } => store_int(&mut reg!(dst), v as i64),
-                    Op::LoadNil { dst } => store(&mut reg!(dst), Value::Nil),
-                    Op::LoadBool { dst, v } => store(&mut reg!(dst), Value::Bool(v)),
+                    Op::LoadInt { dst, v } => store_int(&mut reg_mut!(dst), v as i64),
+                    Op::LoadNil { dst } => store(&mut reg_mut!(dst), Value::Nil),
+                    Op::LoadBool { dst, v } => store(&mut reg_mut!(dst), Value::Bool(v)),
                     Op::GetGlobal { dst, slot } => {
                         let v = &self.globals.values[slot as usize];
                         if let Value::Undef = v {
                             throw!(self.undefined_global(slot));
                         }
                         let v = v.clone();
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::SetGlobal { src, slot } => {
                         self.globals.values[slot as usize] = reg!(src).clone()
                     }
                     Op::GetUpval { dst, idx } => {
-                        reg!(dst) = closure.upvals[idx as usize].borrow().clone()
+                        reg_mut!(dst) = closure.upvals[idx as usize].borrow().clone()
                     }
                     Op::SetUpval { src, idx } => {
                         *closure.upvals[idx as usize].borrow_mut() = reg!(src).clone()
@@ -194,13 +229,13 @@ impl Vm {
                             Value::Cell(c) => c.borrow().clone(),
                             other => other.clone(),
                         };
-                        reg!(dst) = v;
+                        reg_mut!(dst) = v;
                     }
                     Op::SetCell { cell, src } => {
                         let v = reg!(src).clone();
                         match &reg!(cell) {
                             Value::Cell(c) => *c.borrow_mut() = v,
-                            _ => reg!(cell) = v,
+                            _ => reg_mut!(cell) = v,
                         }
                     }
 
@@ -213,36 +248,36 @@ impl Vm {
                             _ => None,
                         };
                         match fast {
-                            Some(r) => store_int(&mut reg!(dst), r),
+                            Some(r) => store_int(&mut reg_mut!(dst), r),
                             None => {
                                 let r = ops::add_int(&reg!(a), v);
-                                store(&mut reg!(dst), tryv!(r));
+                                store(&mut reg_mut!(dst), tryv!(r));
                             }
                         }
                     }
                     Op::Eq { dst, a, b } => {
                         let r = reg!(a).try_equals(&reg!(b));
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
                     Op::Ne { dst, a, b } => {
                         let r = reg!(a).try_equals(&reg!(b));
-                        reg!(dst) = Value::Bool(!tryv!(r));
+                        reg_mut!(dst) = Value::Bool(!tryv!(r));
                     }
                     Op::Lt { dst, a, b } => {
                         let r = match (&reg!(a), &reg!(b)) {
                             (Value::Int(x), Value::Int(y)) => Ok(x < y),
                             (x, y) => ops::less(x, y, false),
                         };
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
                     Op::Le { dst, a, b } => {
                         let r = match (&reg!(a), &reg!(b)) {
                             (Value::Int(x), Value::Int(y)) => Ok(x <= y),
                             (x, y) => ops::less(x, y, true),
                         };
-                        reg!(dst) = Value::Bool(tryv!(r));
+                        reg_mut!(dst) = Value::Bool(tryv!(r));
                     }
-                    Op::Not { dst, src } => reg!(dst) = Value::Bool(!reg!(src).truthy()),
+                    Op::Not { dst, src } => reg_mut!(dst) = Value::Bool(!reg!(src).truthy()),
 
                     Op::Jump { off } => branch!(off),
                     Op::JumpIfFalse { cond, off } => {
@@ -331,7 +366,7 @@ impl Vm {
                                 }
                                 let callee = &self.globals.values[slot as usize];
                                 let f = callee.clone();
-                                store(&mut reg!(func), f);
+                                store(&mut reg_mut!(func), f);
                                 save_ip!();
                                 charge!(1);
                                 if tryv!(self.call_slow(fiber, fidx, n, None)) {
@@ -418,7 +453,7 @@ impl Vm {
                         continue 'frame;
                     }
                     Op::Return { src } => {
-                        let v = std::mem::take(&mut reg!(src));
+                        let v = std::mem::take(&mut reg_mut!(src));
                         // the common case, inline: a plain frame with no handlers
                         let depth = fiber.frames.len() - 1;
                         let simple =
@@ -473,14 +508,12 @@ impl Vm {
                         let v = match fast {
                             Some(v) => v,
                             None => {
-                                let (o, i) = (reg!(obj).clone(), reg!(index).clone());
                                 save_ip!();
-                                let r = self.get_index(&o, &i);
-                                refresh!();
+                                let r = self.get_index(&reg!(obj), &reg!(index));
                                 tryv!(r)
                             }
                         };
-                        reg!(dst) = v;
+                        reg_mut!(dst) = v;
                     }
                     Op::ForIter { iter, off } => {
                         // Ok(item or None at the end), or Err(iterator) for the general path
@@ -523,7 +556,7 @@ impl Vm {
                             }
                         };
                         match next {
-                            Some(v) => reg!(iter + 1) = v,
+                            Some(v) => reg_mut!(iter + 1) = v,
                             None => ip = jump(ip, off),
                         }
                     }
@@ -547,25 +580,25 @@ impl Vm {
                     Op::PopHandler => {
                         fiber.handlers.pop();
                     }
+                    // the object stays borrowed from its register: attribute
+                    // code cannot reach this fiber (it runs script code on
+                    // fibers of its own), so no clone is needed
                     Op::GetAttr { dst, obj, name } => {
-                        let o = reg!(obj).clone();
                         save_ip!();
-                        let r = self.get_attr(&o, proto.names[name as usize]);
-                        refresh!();
+                        let r = self.get_attr(&reg!(obj), proto.names[name as usize]);
                         let v = tryv!(r);
-                        store(&mut reg!(dst), v);
+                        store(&mut reg_mut!(dst), v);
                     }
                     Op::SetAttr { obj, name, src } => {
-                        let (o, v) = (reg!(obj).clone(), reg!(src).clone());
                         save_ip!();
-                        let r = self.set_attr(&o, proto.names[name as usize], v);
-                        refresh!();
+                        let v = reg!(src).clone();
+                        let r = self.set_attr(&reg!(obj), proto.names[name as usize], v);
                         tryv!(r);
                     }
 
                     other => {
                         save_ip!();
-                        let step = self.slow_op(fiber, other, base, &closure);
+                        let step = self.slow_op(fiber, other, base, closure);
                         refresh!();
                         match tryv!(step) {
                             Step::Next => {}
@@ -596,7 +629,7 @@ impl Vm {
         fiber: &mut Fiber,
         op: Op,
         base: usize,
-        closure: &Rc<Closure>,
+        closure: &Closure,
     ) -> VmResult<Step> {
         let proto: &Proto = &closure.proto;
         macro_rules! reg {
@@ -623,8 +656,8 @@ impl Vm {
             Op::Neg { dst, src } => reg!(dst) = ops::negate(&reg!(src))?,
             Op::BitNot { dst, src } => reg!(dst) = ops::bit_not(&reg!(src))?,
             Op::In { dst, a, b } => {
-                let (x, y) = (reg!(a).clone(), reg!(b).clone());
-                reg!(dst) = Value::Bool(self.contains(&y, &x)?);
+                let r = self.contains(&reg!(b), &reg!(a))?;
+                reg!(dst) = Value::Bool(r);
             }
             Op::CallKw { func, nargs, names } => {
                 self.budget -= 1;
@@ -668,8 +701,8 @@ impl Vm {
                 }
             }
             Op::SetIndex { obj, index, src } => {
-                let (o, i, v) = (reg!(obj).clone(), reg!(index).clone(), reg!(src).clone());
-                self.set_index(&o, &i, v)?;
+                let v = reg!(src).clone();
+                self.set_index(&reg!(obj), &reg!(index), v)?;
             }
             Op::Slice { dst, base: b } => {
                 let s = base + b as usize;
@@ -709,8 +742,8 @@ impl Vm {
                 reg!(dst) = self.get_super(&me, proto, proto.names[name as usize])?;
             }
             Op::Unpack { dst, src, count } => {
-                let v = reg!(src).clone();
-                for (i, item) in self.unpack(&v, count as usize)?.into_iter().enumerate() {
+                let items = self.unpack(&reg!(src), count as usize)?;
+                for (i, item) in items.into_iter().enumerate() {
                     reg!(dst as usize + i) = item;
                 }
             }

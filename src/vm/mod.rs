@@ -269,10 +269,12 @@ impl Vm {
         }
     }
 
-    /// Numbers a new prototype and records it (see `Proto::serial`).
+    /// Numbers a new prototype and records it (see `Proto::serial`), and checks
+    /// its registers once for the dispatch loop (see `Proto::checked`).
     pub fn register_proto(&mut self, mut proto: Proto) -> Rc<Proto> {
         self.proto_count += 1;
         proto.serial = self.proto_count;
+        proto.checked = proto.dispatch_safe();
         let p = Rc::new(proto);
         self.protos.insert(p.serial, Rc::downgrade(&p));
         p
