@@ -79,19 +79,9 @@ impl Vm {
                     .frames
                     .last()
                     .expect("execute runs a fiber with a frame");
-                (Rc::as_ptr(&f.closure), f.base as usize, f.ip as usize)
+                (f.closure.clone(), f.base as usize, f.ip as usize)
             };
-            // The running closure, borrowed from its frame rather than cloned
-            // (two reference-count updates per call and per return).
-            // SAFETY: the frame on top of `fiber.frames` holds an `Rc` to it, so
-            // it lives at least as long as that frame stays on the stack. Every
-            // path of this loop that pops the running frame (`Return`,
-            // `ReturnNil`, `Yield` resumed inline, `unwind`, a `Step::Reload`
-            // or `Step::Out` from `slow_op`, a call that reports a frame change)
-            // leaves through `continue 'frame` or `return` without touching
-            // `closure`, `proto` or `code` again; calls that report no frame
-            // change leave the frame stack as it was.
-            let closure: &Closure = unsafe { &*closure };
+            let closure: &Closure = &closure;
             let proto = &*closure.proto;
             let code = &proto.code[..];
             if !proto.checked || ip >= code.len() {
@@ -107,19 +97,17 @@ impl Vm {
             // and length stay in machine registers). Anything that may touch the
             // fiber's stack must be followed by `refresh!()`.
             let mut regs: &mut [Value] = &mut fiber.stack[base..base + nregs];
-            // Register operands are read and written without bounds checks.
-            // SAFETY (both macros): `regs` is exactly `nregs` long, and every
-            // register operand of an instruction handled in this loop is below
-            // `nregs`: `proto.checked` says `Proto::dispatch_safe` held when the
-            // prototype was registered, and its code is not changed after.
+            // Register operands are in range for every instruction handled
+            // here (`proto.checked`: `Proto::dispatch_safe` held when the
+            // prototype was registered), so these indexings cannot fail.
             macro_rules! reg {
                 ($r:expr) => {
-                    *unsafe { regs.get_unchecked($r as usize) }
+                    regs[$r as usize]
                 };
             }
             macro_rules! reg_mut {
                 ($r:expr) => {
-                    *unsafe { regs.get_unchecked_mut($r as usize) }
+                    regs[$r as usize]
                 };
             }
             macro_rules! refresh {
@@ -194,7 +182,7 @@ impl Vm {
                 // `ReturnNil` or `Jump`, which never continue at `ip + 1`) or
                 // to the target of a jump, which is in range (`proto.checked`:
                 // `Proto::dispatch_safe`).
-                let op = *unsafe { code.get_unchecked(ip) };
+                let op = code[ip];
                 ip += 1;
                 match op {
                     Op::Move { dst, src } => {
