@@ -37,7 +37,7 @@
 //! lose or duplicate an item, never start a thread, and never serialise or
 //! deserialise while holding a mutex.
 
-use super::reactor::{self, Pending, Wake};
+use super::reactor::{self, Pending};
 use super::shm::{Acquired, Deadline, Region, RobustMutex, futex_wait, futex_wake};
 use crate::stdlib::given;
 use crate::value::func::{want_f64, want_int};
@@ -779,19 +779,14 @@ impl Queue {
         let bytes = wire::encode(vm, &x)?;
         if block && vm.tasks_active() {
             // other tasks run while this one waits for room (reactor.rs)
-            let q = this.clone();
-            let wait = Pending::new(
-                Wake::Retry,
-                reactor::deadline_after(timeout),
-                move |vm, expired| {
-                    let me = queue_of(&q)?;
-                    match me.shared.put(vm, &bytes, false, Deadline::now()) {
-                        Ok(()) => Ok(Some(Value::Nil)),
-                        Err(e) if e.kind() == "QueueFull" && !expired => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                },
-            );
+            let deadline = reactor::deadline_after(timeout);
+            let wait = Pending::retry_on(this, deadline, move |me: &Queue, vm, expired| {
+                match me.shared.put(vm, &bytes, false, Deadline::now()) {
+                    Ok(()) => Ok(Some(Value::Nil)),
+                    Err(e) if e.kind() == "QueueFull" && !expired => Ok(None),
+                    Err(e) => Err(e),
+                }
+            });
             return vm.block(wait);
         }
         self.shared.put(vm, &bytes, block, deadline)?;
@@ -801,21 +796,16 @@ impl Queue {
     fn get(&self, vm: &mut Vm, this: &Value, block: bool, timeout: Option<f64>) -> VmResult<Value> {
         if block && vm.tasks_active() {
             // other tasks run while this one waits for an item (reactor.rs)
-            let q = this.clone();
-            let wait = Pending::new(
-                Wake::Retry,
-                reactor::deadline_after(timeout),
-                move |vm, expired| {
-                    let me = queue_of(&q)?;
-                    match me.shared.get(vm, false, Deadline::now()) {
-                        Ok(item) => wire::decode(vm, item.bytes()).map(Some),
-                        Err(e) if e.kind() == "QueueEmpty" && !expired && !me.shared.closed() => {
-                            Ok(None)
-                        }
-                        Err(e) => Err(e),
+            let deadline = reactor::deadline_after(timeout);
+            let wait = Pending::retry_on(this, deadline, |me: &Queue, vm, expired| {
+                match me.shared.get(vm, false, Deadline::now()) {
+                    Ok(item) => wire::decode(vm, item.bytes()).map(Some),
+                    Err(e) if e.kind() == "QueueEmpty" && !expired && !me.shared.closed() => {
+                        Ok(None)
                     }
-                },
-            );
+                    Err(e) => Err(e),
+                }
+            });
             return vm.block(wait);
         }
         let item = self.shared.get(vm, block, Deadline::after(timeout))?;
@@ -825,33 +815,20 @@ impl Queue {
     /// `join(timeout)`: waits until every item put was `task_done()`.
     fn join(&self, vm: &mut Vm, this: &Value, timeout: Option<f64>) -> VmResult<Value> {
         if vm.tasks_active() {
-            let q = this.clone();
-            let wait = Pending::new(
-                Wake::Retry,
-                reactor::deadline_after(timeout),
-                move |_, expired| {
-                    let me = queue_of(&q)?;
-                    Ok(match me.shared.unfinished() {
-                        0 => Some(Value::Bool(true)),
-                        _ if expired => Some(Value::Bool(false)),
-                        _ => None,
-                    })
-                },
-            );
+            let deadline = reactor::deadline_after(timeout);
+            let wait = Pending::retry_on(this, deadline, |me: &Queue, _, expired| {
+                Ok(match me.shared.unfinished() {
+                    0 => Some(Value::Bool(true)),
+                    _ if expired => Some(Value::Bool(false)),
+                    _ => None,
+                })
+            });
             return vm.block(wait);
         }
         self.shared
             .join(vm, Deadline::after(timeout))
             .map(Value::Bool)
     }
-}
-
-fn queue_of(v: &Value) -> VmResult<&Queue> {
-    match v {
-        Value::Object(h) => h.downcast::<Queue>(),
-        _ => None,
-    }
-    .ok_or_else(|| Exc::type_error("not a queue"))
 }
 
 impl Object for Queue {

@@ -20,7 +20,7 @@
 //!
 //! This module must never block for longer than the slice it is given.
 
-use crate::value::{Value, VmResult};
+use crate::value::{Exc, Object, Value, VmResult};
 use crate::vm::Vm;
 use std::io;
 use std::os::fd::RawFd;
@@ -74,6 +74,26 @@ impl Pending {
             deadline,
             attempt: Box::new(attempt),
         }
+    }
+
+    /// A `Wake::Retry` wait made by a method of the object `this` (a `T`):
+    /// `attempt` is given the object itself at every try.
+    pub fn retry_on<T: Object>(
+        this: &Value,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(&T, &mut Vm, bool) -> VmResult<Option<Value>> + 'static,
+    ) -> Pending {
+        let this = this.clone();
+        Pending::new(Wake::Retry, deadline, move |vm, expired| {
+            let me = match &this {
+                Value::Object(h) => h.downcast::<T>(),
+                _ => None,
+            };
+            // `this` is the receiver of the method that made the wait, so
+            // it is a `T`; the error is there only to avoid a panic
+            let me = me.ok_or_else(|| Exc::type_error("a wait on an object of another type"))?;
+            attempt(me, vm, expired)
+        })
     }
 
     /// A wait that only a deadline ends, with the result nil (`sleep`).

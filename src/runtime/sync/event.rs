@@ -4,7 +4,7 @@
 //! flag as it was when the wait ended (false after a timeout).
 
 use super::{Guarded, Shared, publish, timeout_arg};
-use crate::runtime::reactor::{self, Pending, Wake};
+use crate::runtime::reactor::{self, Pending};
 use crate::runtime::shm::Deadline;
 use crate::value::{Args, Object, Value, VmResult};
 use crate::vm::Vm;
@@ -34,15 +34,15 @@ impl Event {
         if vm.tasks_active() {
             // other tasks run meanwhile; the flag is looked at again after
             // each round of tasks and every few milliseconds (reactor.rs)
-            let e = this.clone();
             let deadline = reactor::deadline_after(timeout);
-            return vm.block(Pending::new(Wake::Retry, deadline, move |_, expired| {
-                let set = match &e {
-                    Value::Object(h) => h.downcast::<Event>().is_some_and(|me| me.is_set()),
-                    _ => false,
-                };
-                Ok((set || expired).then_some(Value::Bool(set)))
-            }));
+            return vm.block(Pending::retry_on(
+                this,
+                deadline,
+                |me: &Event, _, expired| {
+                    let set = me.is_set();
+                    Ok((set || expired).then_some(Value::Bool(set)))
+                },
+            ));
         }
         let deadline = Deadline::after(timeout);
         let got = self

@@ -12,7 +12,7 @@
 //! acquire spins briefly, then sleeps in the kernel one slice at a time.
 
 use super::{Shared, acquire_deadline, init_mutex, publish, warn_recovered};
-use crate::runtime::reactor::{Pending, Wake};
+use crate::runtime::reactor::Pending;
 use crate::runtime::shm::{Acquired, Deadline, RobustMutex, my_pid};
 use crate::value::{Args, Exc, Object, Value, VmResult};
 use crate::vm::Vm;
@@ -137,14 +137,7 @@ impl Lock {
         if !vm.tasks_active() {
             return self.acquire(vm, deadline).map(Value::Bool);
         }
-        let l = this.clone();
-        let wait = Pending::new(Wake::Retry, deadline.instant(), move |vm, expired| {
-            let Some(me) = (match &l {
-                Value::Object(h) => h.downcast::<Lock>(),
-                _ => None,
-            }) else {
-                return Err(Exc::type_error("not a lock"));
-            };
+        let wait = Pending::retry_on(this, deadline.instant(), |me: &Lock, vm, expired| {
             if take(vm, &me.m, past(), "lock", true)? {
                 return Ok(Some(Value::Bool(true)));
             }

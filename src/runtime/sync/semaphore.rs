@@ -15,7 +15,7 @@
 
 use super::lock::acquire_args;
 use super::{Guarded, Shared, process_dead, publish, warn_recovered};
-use crate::runtime::reactor::{Pending, Wake};
+use crate::runtime::reactor::Pending;
 use crate::runtime::shm::{Deadline, SLICE, my_pid};
 use crate::value::func::want_int;
 use crate::value::{Args, Exc, Object, Value, VmResult};
@@ -126,14 +126,7 @@ impl Semaphore {
         if !vm.tasks_active() {
             return self.acquire(vm, deadline).map(Value::Bool);
         }
-        let h = this.clone();
-        let wait = Pending::new(Wake::Retry, deadline.instant(), move |vm, expired| {
-            let Some(me) = (match &h {
-                Value::Object(o) => o.downcast::<Semaphore>(),
-                _ => None,
-            }) else {
-                return Err(Exc::type_error("not a semaphore"));
-            };
+        let wait = Pending::retry_on(this, deadline.instant(), |me: &Semaphore, vm, expired| {
             if me.acquire(vm, Deadline::now())? {
                 return Ok(Some(Value::Bool(true)));
             }
