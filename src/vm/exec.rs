@@ -436,8 +436,7 @@ impl Vm {
                         // a generator resumed inline by next(g) (only a
                         // generator's own fiber has it as its first frame)
                         let v = reg!(src).clone();
-                        save_ip!();
-                        self.inline_yield(fiber, v, Some(dst as usize));
+                        self.inline_yield(fiber, v, Some(dst as usize), Some(ip as u32));
                         continue 'frame;
                     }
                     Op::Return { src } => {
@@ -504,39 +503,41 @@ impl Vm {
                         reg_mut!(dst) = v;
                     }
                     Op::ForIter { iter, off } => {
-                        // Ok(item or None at the end), or Err(iterator) for the general path
-                        let step = match &reg!(iter) {
-                            Value::Iter(it) => {
-                                let mut state = it.borrow_mut();
-                                match &mut *state {
-                                    Iter::Range { next, stop, step } => {
-                                        if (*step > 0 && *next < *stop)
-                                            || (*step < 0 && *next > *stop)
-                                        {
-                                            let v = *next;
-                                            match next.checked_add(*step) {
-                                                Some(n) => *next = n,
-                                                // past the end of i64: this item is the last
-                                                None => *stop = v,
-                                            }
-                                            Ok(Some(Value::Int(v)))
-                                        } else {
-                                            Ok(None)
+                        // a range's item goes straight into its register as
+                        // an int (a `Value` built in a temporary and moved
+                        // costs a store-forwarding stall per item)
+                        let mut general = None;
+                        let mut item = None;
+                        let mut listed = None;
+                        match &reg!(iter) {
+                            Value::Iter(it) => match &mut *it.borrow_mut() {
+                                Iter::Range { next, stop, step } => {
+                                    if (*step > 0 && *next < *stop) || (*step < 0 && *next > *stop)
+                                    {
+                                        let v = *next;
+                                        match next.checked_add(*step) {
+                                            Some(n) => *next = n,
+                                            // past the end of i64: this item is the last
+                                            None => *stop = v,
                                         }
+                                        item = Some(v);
                                     }
-                                    Iter::List { list, index } => {
-                                        let v = list.borrow().get(*index).cloned();
-                                        *index += 1;
-                                        Ok(v)
-                                    }
-                                    _ => Err(it.clone()),
                                 }
-                            }
-                            _ => Ok(None),
-                        };
-                        let next = match step {
-                            Ok(v) => v,
-                            Err(it) => {
+                                Iter::List { list, index } => {
+                                    listed = list.borrow().get(*index).cloned();
+                                    *index += 1;
+                                }
+                                _ => general = Some(it.clone()),
+                            },
+                            _ => {}
+                        }
+                        if let Some(v) = item {
+                            store_int(&mut reg_mut!(iter + 1), v);
+                            continue;
+                        }
+                        let next = match general {
+                            None => listed,
+                            Some(it) => {
                                 save_ip!();
                                 let r = self.iter_next(&it);
                                 refresh!();
@@ -783,7 +784,7 @@ impl Vm {
                     .last()
                     .is_some_and(|f| f.kind == FrameKind::Gen)
                 {
-                    self.inline_yield(fiber, v, Some(dst as usize));
+                    self.inline_yield(fiber, v, Some(dst as usize), None);
                     return Ok(Step::Reload);
                 }
                 fiber.resume_slot = Some(base + dst as usize);
@@ -795,7 +796,7 @@ impl Vm {
                     let frame = fiber.frames.last_mut().expect("running frame");
                     frame.ip -= 1;
                     if frame.kind == FrameKind::Gen {
-                        self.inline_yield(fiber, v, None);
+                        self.inline_yield(fiber, v, None, None);
                         return Ok(Step::Reload);
                     }
                     fiber.resume_slot = None;

@@ -3,7 +3,7 @@
 //! `close` raises an error no `catch` sees, so only `finally` blocks run.
 
 use super::Vm;
-use super::fiber::{Fiber, FrameKind, Handler, Outcome};
+use super::fiber::{Fiber, Frame, FrameKind, Handler, Outcome};
 use crate::value::func::NativeKind;
 use crate::value::{Args, Exc, Handle, Object, Value, VmResult};
 use std::cell::{Cell, RefCell};
@@ -285,13 +285,26 @@ impl Vm {
         if self.depth >= self.config.max_call_depth {
             return false;
         }
-        let handle = match &fiber.stack[fidx + 1] {
-            Value::Object(h) => h.clone(),
-            _ => return false,
+        // the generator is moved out of its argument slot, not cloned: the
+        // slot becomes the frame's register 0
+        let gv = std::mem::take(&mut fiber.stack[fidx + 1]);
+        let entered = match &gv {
+            Value::Object(h) => h
+                .downcast::<Generator>()
+                .is_some_and(|g| self.enter_inline(fiber, g, fidx + 1)),
+            _ => false,
         };
-        let Some(g) = handle.downcast::<Generator>() else {
-            return false;
-        };
+        if entered {
+            // the generator takes the callee's slot (where `next` was)
+            fiber.stack[fidx] = gv;
+        } else {
+            fiber.stack[fidx + 1] = gv;
+        }
+        entered
+    }
+
+    /// Pushes `g`'s frame onto `fiber` at `base`, moving its registers over.
+    fn enter_inline(&mut self, fiber: &mut Fiber, g: &Generator, base: usize) -> bool {
         if !matches!(g.state.get(), GenState::Created | GenState::Suspended) {
             return false;
         }
@@ -300,38 +313,43 @@ impl Vm {
             return false;
         };
         // a suspended generator has exactly its own frame; it moves over
-        let Some(mut frame) = gf.frames.pop() else {
+        let Some(Frame { closure, ip, .. }) = gf.frames.pop() else {
             return false;
         };
-        let base = fidx + 1;
-        let nregs = frame.closure.proto.nregs;
-        frame.base = base as u32;
-        frame.kind = FrameKind::Gen;
-        frame.serial = self.next_serial();
+        let nregs = closure.proto.nregs;
+        if let Some(r) = gf.resume_slot.take() {
+            gf.stack[r] = Value::Nil;
+        }
+        gf.sent = None;
+        fiber.sent = None;
+        // swapped, not copied: what was in the caller's slots (dead values
+        // above its live registers) waits in the generator's fiber until
+        // `inline_yield` swaps it back, or is dropped with it
         fiber.reserve(base, nregs);
         for (dst, src) in fiber.stack[base..base + nregs]
             .iter_mut()
             .zip(gf.stack.iter_mut())
         {
-            *dst = std::mem::take(src);
+            std::mem::swap(dst, src);
         }
-        if let Some(r) = gf.resume_slot.take() {
-            fiber.stack[base + r] = Value::Nil;
-        }
-        gf.sent = None;
-        fiber.sent = None;
         if !gf.handlers.is_empty() {
             let index = fiber.frames.len();
             fiber
                 .handlers
                 .extend(gf.handlers.drain(..).map(|h| Handler { frame: index, ..h }));
         }
-        drop(slot);
         g.state.set(GenState::Running);
-        // the generator takes the callee's slot (where `next` was)
-        fiber.stack[fidx] = Value::Object(handle);
         self.depth += 1;
-        fiber.frames.push(frame);
+        // built field by field: changing fields of a whole moved copy costs
+        // a store-forwarding stall
+        let serial = self.next_serial();
+        fiber.frames.push(Frame {
+            closure,
+            ip,
+            base: base as u32,
+            serial,
+            kind: FrameKind::Gen,
+        });
         true
     }
 
@@ -343,20 +361,33 @@ impl Vm {
 
     /// `yield v` in an inline generator frame: moves the frame back into the
     /// generator and gives `v` to the `next(g)` that resumed it.
-    pub(super) fn inline_yield(&mut self, fiber: &mut Fiber, v: Value, slot: Option<usize>) {
-        let Some(mut frame) = fiber.frames.pop() else {
+    ///
+    /// `ip`, where the frame goes on, is given by the dispatch loop (which
+    /// has not saved it) or `None` when the frame has it.
+    pub(super) fn inline_yield(
+        &mut self,
+        fiber: &mut Fiber,
+        v: Value,
+        slot: Option<usize>,
+        ip: Option<u32>,
+    ) {
+        let Some(Frame {
+            closure,
+            ip: saved_ip,
+            base,
+            serial,
+            ..
+        }) = fiber.frames.pop()
+        else {
             return;
         };
         self.depth -= 1;
-        let base = frame.base as usize;
-        let nregs = frame.closure.proto.nregs;
+        let base = base as usize;
+        let nregs = closure.proto.nregs;
         let index = fiber.frames.len();
-        let handle = match &fiber.stack[base - 1] {
-            Value::Object(h) => h.clone(),
-            _ => return,
-        };
-        fiber.stack[base - 1] = v;
-        let Some(g) = handle.downcast::<Generator>() else {
+        // the value takes the generator's place in the callee's slot
+        let gv = std::mem::replace(&mut fiber.stack[base - 1], v);
+        let Some(g) = as_generator(&gv) else {
             return;
         };
         let mut gslot = g.fiber.borrow_mut();
@@ -369,8 +400,8 @@ impl Vm {
             };
             gf.handlers.insert(0, Handler { frame: 0, ..h });
         }
-        // swapped: the generator's saved registers are nil since the resume
-        // took them, so this moves the frame's registers back and leaves nil
+        // the frame's registers go back, and the caller's slots get back
+        // what `enter_inline` swapped out of them
         for (dst, src) in gf
             .stack
             .iter_mut()
@@ -378,9 +409,14 @@ impl Vm {
         {
             std::mem::swap(dst, src);
         }
-        frame.base = 0;
-        frame.kind = FrameKind::Method;
-        gf.frames.push(frame);
+        // as in `enter_inline`, built field by field
+        gf.frames.push(Frame {
+            closure,
+            ip: ip.unwrap_or(saved_ip),
+            base: 0,
+            serial,
+            kind: FrameKind::Method,
+        });
         gf.resume_slot = slot;
         drop(gslot);
         g.state.set(GenState::Suspended);
