@@ -509,8 +509,8 @@ impl Vm {
                         let mut general = None;
                         let mut item = None;
                         let mut listed = None;
-                        match &reg!(iter) {
-                            Value::Iter(it) => match &mut *it.borrow_mut() {
+                        if let Value::Iter(it) = &reg!(iter) {
+                            match &mut *it.borrow_mut() {
                                 Iter::Range { next, stop, step } => {
                                     if (*step > 0 && *next < *stop) || (*step < 0 && *next > *stop)
                                     {
@@ -528,8 +528,7 @@ impl Vm {
                                     *index += 1;
                                 }
                                 _ => general = Some(it.clone()),
-                            },
-                            _ => {}
+                            }
                         }
                         if let Some(v) = item {
                             store_int(&mut reg_mut!(iter + 1), v);
