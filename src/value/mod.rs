@@ -587,6 +587,9 @@ mod tests {
     #[test]
     fn value_is_two_words() {
         assert_eq!(std::mem::size_of::<Value>(), 16);
+        // results and options of values fit in the tag's unused values
+        assert_eq!(std::mem::size_of::<Option<Value>>(), 16);
+        assert_eq!(std::mem::size_of::<VmResult<Value>>(), 16);
     }
 
     #[test]

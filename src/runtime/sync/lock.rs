@@ -46,17 +46,12 @@ fn take(
     what: &str,
     interruptible: bool,
 ) -> VmResult<bool> {
-    // looking stops at the deadline too (never past it)
-    let mut spin_until = (!deadline.expired()).then(|| {
-        let spin = Instant::now() + SPIN;
-        deadline.instant().map_or(spin, |d| d.min(spin))
-    });
+    let mut spinning = !deadline.expired();
+    // when looking stops: set at the first failed try (an uncontended
+    // acquire does not read the clock), never past the deadline
+    let mut spin_until = None;
     loop {
-        let slice = if spin_until.is_some() {
-            past()
-        } else {
-            deadline
-        };
+        let slice = if spinning { past() } else { deadline };
         match m.lock_slice(slice) {
             Ok(Some(Acquired::Clean)) => return Ok(true),
             Ok(Some(Acquired::FromDead(pid))) => {
@@ -66,12 +61,16 @@ fn take(
             Ok(None) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 // this process holds it: nothing but the deadline ends the wait
-                spin_until = None;
+                spinning = false;
                 std::thread::sleep(deadline.slice());
             }
             Err(e) => return Err(Exc::new("IOError", format!("{what}: {e}"))),
         }
-        if let Some(until) = spin_until {
+        if spinning {
+            let until = *spin_until.get_or_insert_with(|| {
+                let spin = Instant::now() + SPIN;
+                deadline.instant().map_or(spin, |d| d.min(spin))
+            });
             // wait for the holder to let go, reading only: a failed trylock
             // writes to the mutex's cache line and slows the holder down
             let mut pause = 1;
@@ -92,7 +91,7 @@ fn take(
                     std::thread::yield_now();
                 }
                 if Instant::now() >= until {
-                    spin_until = None;
+                    spinning = false;
                     break;
                 }
             }
