@@ -62,6 +62,17 @@ fn jump(ip: usize, off: i32) -> usize {
     (ip as isize + off as isize) as usize
 }
 
+/// What `ForIter` got from its iterator. A range's item stays an int until it
+/// is stored in its register: a `Value` built in a temporary and then moved
+/// costs a store-forwarding stall per item.
+enum ForStep {
+    Int(i64),
+    /// A list's item, or `None` at the end.
+    Item(Option<Value>),
+    /// Any other iterator, advanced by `Vm::iter_next`.
+    Other(Rc<RefCell<Iter>>),
+}
+
 /// What the loop does after an instruction handled out of line.
 enum Step {
     Next,
@@ -503,14 +514,8 @@ impl Vm {
                         reg_mut!(dst) = v;
                     }
                     Op::ForIter { iter, off } => {
-                        // a range's item goes straight into its register as
-                        // an int (a `Value` built in a temporary and moved
-                        // costs a store-forwarding stall per item)
-                        let mut general = None;
-                        let mut item = None;
-                        let mut listed = None;
-                        if let Value::Iter(it) = &reg!(iter) {
-                            match &mut *it.borrow_mut() {
+                        let step = match &reg!(iter) {
+                            Value::Iter(it) => match &mut *it.borrow_mut() {
                                 Iter::Range { next, stop, step } => {
                                     if (*step > 0 && *next < *stop) || (*step < 0 && *next > *stop)
                                     {
@@ -520,23 +525,27 @@ impl Vm {
                                             // past the end of i64: this item is the last
                                             None => *stop = v,
                                         }
-                                        item = Some(v);
+                                        ForStep::Int(v)
+                                    } else {
+                                        ForStep::Item(None)
                                     }
                                 }
                                 Iter::List { list, index } => {
-                                    listed = list.borrow().get(*index).cloned();
+                                    let v = list.borrow().get(*index).cloned();
                                     *index += 1;
+                                    ForStep::Item(v)
                                 }
-                                _ => general = Some(it.clone()),
+                                _ => ForStep::Other(it.clone()),
+                            },
+                            _ => ForStep::Item(None),
+                        };
+                        let next = match step {
+                            ForStep::Int(v) => {
+                                store_int(&mut reg_mut!(iter + 1), v);
+                                continue;
                             }
-                        }
-                        if let Some(v) = item {
-                            store_int(&mut reg_mut!(iter + 1), v);
-                            continue;
-                        }
-                        let next = match general {
-                            None => listed,
-                            Some(it) => {
+                            ForStep::Item(v) => v,
+                            ForStep::Other(it) => {
                                 save_ip!();
                                 let r = self.iter_next(&it);
                                 refresh!();

@@ -27,8 +27,8 @@ const SPIN: Duration = Duration::from_millis(1);
 /// Between looks a waiter pauses, twice as long each time up to this many
 /// `spin_loop` hints (a few microseconds). Looking less often leaves the
 /// mutex's cache line to the holder: two processes taking turns through a
-/// short critical section (benches/proc/lock_counter.proc) went from 3.1-3.6M
-/// to 4.7-5.0M increments/s against a waiter that looks all the time.
+/// short critical section (benches/proc/lock_counter.proc) did 4.2-5.2M
+/// increments/s, against 3.0-4.5M with a waiter that looked all the time.
 const BACKOFF_MAX: u32 = 2048;
 /// Every this many longest pauses, a waiting acquire yields the CPU: when the
 /// holder waits for this very CPU (two processes taking turns often share
