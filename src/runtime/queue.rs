@@ -191,14 +191,19 @@ struct WaitWord {
 
 impl WaitWord {
     /// Records a change (by the side that owns this word, holding its
-    /// mutex); true when a sleeper should be woken with `wake_one`.
+    /// mutex, after committing its new state); true when a sleeper should be
+    /// woken with `wake_one`. The word itself only moves when someone
+    /// sleeps: with nobody registered, nothing is written, so a busy queue
+    /// does not take this cache line away from the other side on every item.
     fn changed(&self) -> bool {
-        // one writer at a time: no locked instruction needed
-        let seq = self.seq.load(Ordering::Relaxed);
-        self.seq.store(seq.wrapping_add(1), Ordering::Release);
-        // the change, then the sleepers: pairs with `sleep`, which registers,
-        // then looks at the state
+        // the state, then the sleepers: pairs with `Shared::wait`, which
+        // registers, then looks at the state. One of the two sees the other.
         fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        // a sleeper that read `seq` before this does not fall asleep
+        self.seq.fetch_add(1, Ordering::SeqCst);
         self.wanted()
     }
 
@@ -415,14 +420,15 @@ impl Shared {
             }
             return Ok(());
         }
-        let seen = word.seq.load(Ordering::SeqCst);
         // register, then look again: a change made before we registered is
-        // seen by the look, one made after sees us (see `changed`). A new
-        // sleeper must be woken by the next change even if an earlier wake
-        // is still under way (or was sent to a sleeper that was killed and
-        // never got up to clear the flag).
+        // seen by the look, one made after sees us (see `changed`) and moves
+        // `seq` past `seen`. A new sleeper must be woken by the next change
+        // even if an earlier wake is still under way (or was sent to a
+        // sleeper that was killed and never got up to clear the flag).
         word.sleepers.fetch_add(1, Ordering::SeqCst);
         word.woken.store(0, Ordering::SeqCst);
+        let seen = word.seq.load(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if still_blocked() {
             drop(g);
             futex_wait(&word.seq, seen, deadline.slice());
@@ -591,7 +597,7 @@ impl Shared {
                     return Err(empty());
                 }
                 let head = s.head;
-                let blocked = || head >= self.look_put().tail;
+                let blocked = || head >= self.look_put().tail && !self.closed();
                 self.wait(vm, g, &h.items, deadline, &mut w, blocked)?;
                 continue;
             }
@@ -653,11 +659,12 @@ impl Shared {
     fn close(&self, vm: &mut Vm) -> VmResult<()> {
         let h = self.h();
         let g = self.lock(vm, "close", &h.put.mutex)?;
-        h.put.closed.store(1, Ordering::Release);
-        h.items.changed();
+        h.put.closed.store(1, Ordering::SeqCst);
+        // every waiter learns it, registered or about to be: getters find
+        // the queue closed and empty, putters fail at once
+        h.items.seq.fetch_add(1, Ordering::SeqCst);
         drop(g);
         h.items.wake_all();
-        // putters waiting for room learn it too (they fail at once)
         h.space.seq.fetch_add(1, Ordering::SeqCst);
         h.space.wake_all();
         Ok(())
