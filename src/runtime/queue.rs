@@ -63,8 +63,13 @@ const RELEASE_STEP: u64 = 1 << 20;
 /// within this, and a sleep and wake-up cost more. Only on machines with
 /// several CPUs.
 pub const SPIN: Duration = Duration::from_micros(50);
+/// How many looks at the other side a poll makes between yields of the CPU.
+const YIELD_EVERY: u32 = 8;
 /// How many times `lock` looks at a busy mutex before sleeping on it.
 const LOCK_SPINS: u32 = 2000;
+/// How many free places a putter that found a bounded queue full waits
+/// for while it polls (at most an eighth of `maxsize`).
+const PUT_BATCH: u64 = 64;
 /// Items at most this long are copied out of the ring onto the stack.
 const INLINE: usize = 96;
 
@@ -393,10 +398,12 @@ impl Shared {
     /// Called (holding a side's mutex, as `g`) when an operation cannot go
     /// on yet: waits for the other side to move, which `still_blocked`
     /// (reading the other side's state) tells. The first time, it polls
-    /// that for a short while (on machines with several CPUs). Then it sleeps
-    /// one slice on `word`'s futex, unless `still_blocked`, asked once more
-    /// after registering as a sleeper, says the way is already clear. The
-    /// caller then checks its deadline and tries again.
+    /// that for a short while (on machines with several CPUs), asking
+    /// `still_blocked(true)`, which may wait for more than the operation
+    /// needs. Then it sleeps one slice on `word`'s futex, unless
+    /// `still_blocked(false)`, asked once more after registering as a
+    /// sleeper, says the way is already clear. The caller then checks its
+    /// deadline and tries again.
     fn wait(
         &self,
         vm: &mut Vm,
@@ -404,15 +411,24 @@ impl Shared {
         word: &WaitWord,
         deadline: Deadline,
         w: &mut Wait,
-        still_blocked: impl Fn() -> bool,
+        still_blocked: impl Fn(bool) -> bool,
     ) -> VmResult<()> {
         if self.spin && !w.spun {
             w.spun = true;
             drop(g);
             let until = Instant::now() + SPIN;
-            while still_blocked() {
+            let mut looks = 0u32;
+            while still_blocked(true) {
                 for _ in 0..16 {
                     std::hint::spin_loop();
+                }
+                // the other side may be waiting for this very CPU (two
+                // processes that talk often end up on one): let it run now
+                // and then. With nothing else to run here, this returns at
+                // once.
+                looks += 1;
+                if looks % YIELD_EVERY == 0 {
+                    std::thread::yield_now();
                 }
                 if Instant::now() >= until || deadline.expired() {
                     break;
@@ -429,7 +445,7 @@ impl Shared {
         word.woken.store(0, Ordering::SeqCst);
         let seen = word.seq.load(Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if still_blocked() {
+        if still_blocked(false) {
             drop(g);
             futex_wait(&word.seq, seen, deadline.slice());
         } else {
@@ -524,7 +540,17 @@ impl Shared {
                 if !block || deadline.expired() {
                     return Err(full());
                 }
-                let blocked = || self.place(p, need, self.look_get()).is_none();
+                // a putter that found the queue full polls until there is
+                // room for a batch: putting into each slot as it opens would
+                // take the get side's cache line from the getter per item
+                let batch = (self.maxsize / 8).clamp(1, PUT_BATCH);
+                let blocked = |polling: bool| {
+                    let want = PutState {
+                        puts: p.puts + if polling { batch - 1 } else { 0 },
+                        ..p
+                    };
+                    self.place(want, need, self.look_get()).is_none()
+                };
                 self.wait(vm, g, &h.space, deadline, &mut w, blocked)?;
                 continue;
             };
@@ -597,7 +623,7 @@ impl Shared {
                     return Err(empty());
                 }
                 let head = s.head;
-                let blocked = || head >= self.look_put().tail && !self.closed();
+                let blocked = |_| head >= self.look_put().tail && !self.closed();
                 self.wait(vm, g, &h.items, deadline, &mut w, blocked)?;
                 continue;
             }
@@ -715,7 +741,7 @@ impl Shared {
                 return Ok(false);
             }
             let g = self.lock(vm, "join", &h.get.mutex)?;
-            let busy = || self.unfinished() > 0;
+            let busy = |_| self.unfinished() > 0;
             self.wait(vm, g, &h.done, deadline, &mut w, busy)?;
         }
     }
