@@ -532,11 +532,44 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
             after_fork_in_child(vm);
             Ok(0)
         }
-        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child.as_raw()),
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            spread(child.as_raw());
+            Ok(child.as_raw())
+        }
         Err(e) => Err(Exc::new(
             "ProcessError",
             format!("{fname}(): cannot fork: {}", e.desc()),
         )),
+    }
+}
+
+/// Starts a new child on another CPU than this process's (the next one it
+/// may use). Linux starts a forked child on its parent's CPU and moves one
+/// of two busy processes away only after tens of milliseconds, so a
+/// producer and its consumer would share one CPU while the other idles.
+/// The child may run anywhere it could before: its CPU mask is restored at
+/// once, and the scheduler moves it as it likes from there.
+fn spread(child: i32) {
+    // SAFETY: plain system calls on a local CPU set and our own child's pid.
+    unsafe {
+        let mut mask: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(0, size, &mut mask) != 0 || libc::CPU_COUNT(&mask) < 2 {
+            return;
+        }
+        let here = libc::sched_getcpu();
+        let n = libc::CPU_SETSIZE as i32;
+        let Some(there) = (1..n)
+            .map(|i| (here + i).rem_euclid(n))
+            .find(|&c| libc::CPU_ISSET(c as usize, &mask))
+        else {
+            return;
+        };
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(there as usize, &mut one);
+        if libc::sched_setaffinity(child, size, &one) == 0 {
+            libc::sched_setaffinity(child, size, &mask);
+        }
     }
 }
 
