@@ -214,6 +214,18 @@ pub trait Object: Any {
     ) -> Option<VmResult<Value>> {
         None
     }
+    /// The fast path of a `with` block: `enter()` done at once, without
+    /// waiting (an uncontended lock). True when it was done (the value of
+    /// `with x as name` is then `true`); false to make the ordinary
+    /// `enter()` call, which may wait, yield to tasks or check interrupts.
+    fn enter_now(&self, _vm: &mut Vm) -> bool {
+        false
+    }
+    /// The fast path of leaving a `with` block without an error: `exit(nil)`
+    /// done at once. `None` to make the ordinary `exit(nil)` call.
+    fn exit_now(&self, _vm: &mut Vm) -> Option<VmResult<()>> {
+        None
+    }
     /// The method names, for error messages and REPL completion.
     fn method_names(&self) -> &'static [&'static str] {
         &[]

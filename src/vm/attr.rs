@@ -220,6 +220,24 @@ impl Vm {
         names: Option<&Rc<[Rc<str>]>>,
     ) -> VmResult<bool> {
         if let Value::Object(h) = &fiber.stack[b] {
+            // `with` on a lock: no lookup by name, no arguments, and the
+            // result is made here rather than moved out of the callee
+            if names.is_none() {
+                if sym == self.syms.enter && nargs == 0 {
+                    if h.0.enter_now(self) {
+                        fiber.stack[b] = Value::Bool(true);
+                        return Ok(false);
+                    }
+                } else if sym == self.syms.exit
+                    && nargs == 1
+                    && matches!(fiber.stack[b + 1], Value::Nil)
+                    && let Some(r) = h.0.exit_now(self)
+                {
+                    r?;
+                    fiber.stack[b] = Value::Nil;
+                    return Ok(false);
+                }
+            }
             // the hot case (`lk.enter()`, `q.put(x)`): the receiver is borrowed
             // from the stack, which the method cannot reach, instead of cloned
             let name = self.interner.name(sym).clone();

@@ -106,6 +106,18 @@ fn take(
     }
 }
 
+/// One try at `m`, without waiting: true when taken.
+fn try_take(vm: &mut Vm, m: &RobustMutex, what: &str) -> bool {
+    match m.lock_slice(past()) {
+        Ok(Some(Acquired::Clean)) => true,
+        Ok(Some(Acquired::FromDead(pid))) => {
+            warn_recovered(vm, what, pid);
+            true
+        }
+        Ok(None) | Err(_) => false,
+    }
+}
+
 /// A deadline that has passed: `lock_slice(past())` tries without waiting.
 /// Made once, because reading the clock costs more than an uncontended lock.
 fn past() -> Deadline {
@@ -199,6 +211,16 @@ impl Object for Lock {
             "unlocked"
         };
         format!("<Lock {state}>")
+    }
+
+    fn enter_now(&self, vm: &mut Vm) -> bool {
+        // one try; when held (by another process or this one), the ordinary
+        // acquire waits (or raises)
+        try_take(vm, &self.m, "lock")
+    }
+
+    fn exit_now(&self, _vm: &mut Vm) -> Option<VmResult<()>> {
+        Some(self.release())
     }
 
     fn call_method(
@@ -327,6 +349,23 @@ impl Object for RLock {
             let count = self.cell.count.load(Ordering::Relaxed);
             format!("<RLock locked, count {count}>")
         }
+    }
+
+    fn enter_now(&self, vm: &mut Vm) -> bool {
+        if self.held_here() {
+            self.cell.count.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        // one try; when held by another process, the ordinary acquire waits
+        let got = try_take(vm, &self.cell.m, "rlock");
+        if got {
+            self.cell.count.store(1, Ordering::Relaxed);
+        }
+        got
+    }
+
+    fn exit_now(&self, _vm: &mut Vm) -> Option<VmResult<()>> {
+        Some(self.release())
     }
 
     fn call_method(
