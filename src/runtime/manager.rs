@@ -95,7 +95,7 @@ impl Link {
             return;
         }
         end_helper(&o.server);
-        client::disconnect(vm, &self.address);
+        client::forget(vm, &self.address);
     }
 }
 
@@ -122,13 +122,15 @@ fn manager(vm: &mut Vm, args: Args) -> VmResult<Value> {
     // bound before the fork: clients can connect as soon as this returns
     let addr = SocketAddr::from_abstract_name(address.as_bytes()).map_err(cannot)?;
     let listener = UnixListener::bind_addr(&addr).map_err(cannot)?;
+    let bell = Rc::new(client::Bell::new().map_err(cannot)?);
     let parent = std::process::id() as i32;
     let pid = fork_raw(vm, "manager")?;
     if pid == 0 {
         set_death_signal(parent);
-        server::run(vm, listener);
+        server::run(vm, listener, &bell);
     }
     drop(listener);
+    client::add_bell(vm, &address, bell);
     let server = adopt_helper(vm, pid, "manager");
     let link = Rc::new(Link {
         address,

@@ -14,7 +14,7 @@
 //! (`forget_inherited`), and each connection also remembers its process.
 
 use super::codec::{self, Reply};
-use crate::runtime::shm::SLICE;
+use crate::runtime::shm::{Region, SLICE};
 use crate::value::{Exc, Value, VmResult};
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
@@ -23,15 +23,55 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// This process's connections to managers, by server address.
 #[derive(Default)]
 pub struct Clients {
     conns: FxHashMap<Rc<str>, Rc<RefCell<Conn>>>,
+    /// The bells of the managers made by this process or before it was
+    /// forked, by server address.
+    bells: FxHashMap<Rc<str>, Rc<Bell>>,
     /// True in a manager's server process, which must never call itself.
     pub(crate) serving: bool,
+}
+
+/// Counters in memory shared by a manager's server and every process forked
+/// after the manager was made. After writing a reply, the server moves the
+/// counter of the client's slot (its pid modulo `BELL_SLOTS`), so a client
+/// waiting for its reply watches memory instead of polling its socket with
+/// system calls. Two clients that share a slot only see spare rings; a
+/// client without the bell (it got a proxy in a message) polls its socket.
+pub(crate) struct Bell(Region);
+
+const BELL_SLOTS: usize = 256;
+/// Slots are a cache line apart: a ring for one client does not take the
+/// line another client is watching.
+const BELL_STRIDE: usize = 64;
+
+impl Bell {
+    pub(crate) fn new() -> std::io::Result<Bell> {
+        Region::new(BELL_SLOTS * BELL_STRIDE, false).map(Bell)
+    }
+
+    fn slot(&self, pid: u32) -> &AtomicU32 {
+        let at = (pid as usize % BELL_SLOTS) * BELL_STRIDE;
+        // SAFETY: `at` is within the region (a multiple of 64 below its
+        // length), aligned, and the region lives as long as `self`; its
+        // words are only used as atomics.
+        unsafe { &*self.0.as_ptr().add(at).cast::<AtomicU32>() }
+    }
+
+    /// Called by the server after writing to the client with this pid.
+    pub(crate) fn ring(&self, pid: i32) {
+        self.slot(pid as u32).fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Records the bell of a manager this process made.
+pub(crate) fn add_bell(vm: &mut Vm, address: &Rc<str>, bell: Rc<Bell>) {
+    vm.managers.bells.insert(address.clone(), bell);
 }
 
 /// One connection: its socket, the process that opened it, and buffers kept
@@ -45,6 +85,10 @@ struct Conn {
     filled: usize,
     /// Poll briefly for a reply before sleeping (more than one CPU).
     spin: bool,
+    /// The manager's bell, when this process has it, and its count as last
+    /// seen by this connection.
+    bell: Option<Rc<Bell>>,
+    rung: u32,
 }
 
 /// How long a cancelled request may take to be confirmed before the
@@ -63,6 +107,12 @@ pub fn forget_inherited(vm: &mut Vm) {
 /// Closes this process's connection to `address`, if any.
 pub(super) fn disconnect(vm: &mut Vm, address: &str) {
     vm.managers.conns.remove(address);
+}
+
+/// Forgets a manager that was shut down: its connection and its bell.
+pub(super) fn forget(vm: &mut Vm, address: &str) {
+    disconnect(vm, address);
+    vm.managers.bells.remove(address);
 }
 
 fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
@@ -99,6 +149,8 @@ fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
         input: vec![0; 1 << 16],
         filled: 0,
         spin: crate::stdlib::os::cpu_count_now() > 1,
+        bell: vm.managers.bells.get(address).cloned(),
+        rung: 0,
     }));
     vm.managers.conns.insert(address.clone(), conn.clone());
     Ok(conn)
@@ -150,6 +202,9 @@ impl Conn {
     /// Writes the request and reads its reply. The outer error means the
     /// connection is unusable; the inner result is the operation's.
     fn round_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<VmResult<Value>> {
+        if let Some(bell) = &self.bell {
+            self.rung = bell.slot(self.pid).load(Ordering::Acquire);
+        }
         self.send(vm, request)?;
         match self.receive(vm, None) {
             Ok(reply) => self.decode(vm, reply),
@@ -215,6 +270,22 @@ impl Conn {
     /// microseconds, sooner than a sleep and a wake-up take. Then it waits
     /// in the socket, at most one slice.
     fn read_some(&mut self) -> std::io::Result<usize> {
+        if let Some(bell) = self.bell.as_ref().filter(|_| self.spin) {
+            // the server rings after writing: until then there is nothing
+            // to read. Ringing or not, the read below then waits as usual.
+            let slot = bell.slot(self.pid);
+            let until = Instant::now() + crate::runtime::queue::SPIN;
+            // the server may be waiting for this very CPU (three processes
+            // on two CPUs, in the benchmark): each look yields it
+            while slot.load(Ordering::Acquire) == self.rung {
+                std::thread::yield_now();
+                if Instant::now() >= until {
+                    break;
+                }
+            }
+            self.rung = slot.load(Ordering::Acquire);
+            return self.stream.read(&mut self.input[self.filled..]);
+        }
         if self.spin {
             let until = Instant::now() + crate::runtime::queue::SPIN;
             let fd = std::os::fd::AsRawFd::as_raw_fd(&self.stream);

@@ -18,6 +18,7 @@
 //! This code runs in the forked server only. It never returns into the
 //! script: `run` ends with `_exit`.
 
+use super::client::Bell;
 use super::codec::{self, Request};
 use crate::value::{Args, Exc, Key, MapData, Value, VmResult};
 use crate::vm::Vm;
@@ -31,7 +32,7 @@ use std::time::Instant;
 
 /// Serves until the process is killed: by its owner's `shutdown()` or end,
 /// or by the death of its parent (`PR_SET_PDEATHSIG`).
-pub(super) fn run(vm: &mut Vm, listener: UnixListener) -> ! {
+pub(super) fn run(vm: &mut Vm, listener: UnixListener, bell: &Bell) -> ! {
     // SAFETY: setting a signal disposition; Ctrl-C reaches the whole
     // foreground group, but the server must outlive it until its owner ends
     // it (as Python's manager server does).
@@ -53,6 +54,7 @@ pub(super) fn run(vm: &mut Vm, listener: UnixListener) -> ! {
         waiters: Vec::new(),
         scratch: vec![0; 1 << 16],
         spin: crate::stdlib::os::cpu_count_now() > 1,
+        bell,
     };
     server.serve(vm);
     vm.flush();
@@ -125,7 +127,7 @@ struct Client {
     held: Vec<u64>,
 }
 
-struct Server {
+struct Server<'a> {
     listener: UnixListener,
     clients: FxHashMap<u64, Client>,
     next_client: u64,
@@ -137,6 +139,8 @@ struct Server {
     scratch: Vec<u8>,
     /// Poll briefly before sleeping (more than one CPU).
     spin: bool,
+    /// Rung after each write to a client (client.rs).
+    bell: &'a Bell,
 }
 
 fn queue_empty() -> Exc {
@@ -184,7 +188,7 @@ fn poll_briefly_then_wait(
     nix::poll::poll(fds, timeout)
 }
 
-impl Server {
+impl Server<'_> {
     fn serve(&mut self, vm: &mut Vm) {
         let mut ready: Vec<(u64, PollFlags)> = Vec::new();
         loop {
@@ -575,6 +579,9 @@ impl Server {
                 }
             }
             c.output.drain(..done);
+            if done > 0 {
+                self.bell.ring(c.pid);
+            }
         }
         for id in lost {
             self.disconnect(vm, id);
