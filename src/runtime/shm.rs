@@ -302,7 +302,10 @@ impl RobustMutex {
 
     /// Releases the mutex; an error when this thread does not hold it.
     pub fn unlock(&self) -> io::Result<()> {
-        let prev = self.holder.swap(0, Ordering::Relaxed);
+        // only the holder writes `holder` while the mutex is held, so a load
+        // and a store do what a swap would, without a locked instruction
+        let prev = self.holder.load(Ordering::Relaxed);
+        self.holder.store(0, Ordering::Relaxed);
         // SAFETY: initialised mutex; ERRORCHECK makes a foreign unlock EPERM.
         let r = unsafe { libc::pthread_mutex_unlock(self.raw()) };
         if r != 0 {
