@@ -558,7 +558,7 @@ fn spread(child: i32) {
             return;
         }
         let here = libc::sched_getcpu();
-        let n = libc::CPU_SETSIZE as i32;
+        let n = libc::CPU_SETSIZE;
         let Some(there) = (1..n)
             .map(|i| (here + i).rem_euclid(n))
             .find(|&c| libc::CPU_ISSET(c as usize, &mask))

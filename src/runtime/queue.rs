@@ -67,11 +67,13 @@ pub const SPIN: Duration = Duration::from_micros(50);
 const YIELD_EVERY: u32 = 8;
 /// How many times `lock` looks at a busy mutex before sleeping on it.
 const LOCK_SPINS: u32 = 2000;
-/// How many free places a putter that found a bounded queue full waits
-/// for while it polls (at most an eighth of `maxsize`).
-const PUT_BATCH: u64 = 64;
-/// Items at most this long are copied out of the ring onto the stack.
-const INLINE: usize = 96;
+/// How many items a getter that found the queue empty waits for while it
+/// polls and putters keep adding; how many free places a putter that found
+/// a bounded queue full waits for (at most an eighth of `maxsize`).
+const BATCH: u64 = 64;
+/// A `Queue`'s buffer for the item being got is given back after an item
+/// longer than this.
+const KEEP: usize = 1 << 16;
 
 /// `N` numbers that one side commits together and the other side reads
 /// without its mutex: two copies, and a version whose parity names the
@@ -240,6 +242,45 @@ struct Header {
     done: WaitWord,
 }
 
+/// What a waiting operation's look at the other side found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// It cannot go on.
+    Blocked,
+    /// It could go on; a second look soon tells whether the other side is
+    /// still adding.
+    Again,
+    /// It could go on, but the other side is still adding to a batch.
+    Gathering,
+    /// Go on.
+    Clear,
+}
+
+/// A wait for a batch: it lasts while the other side's count keeps moving
+/// between looks, so that a lone item (or the last of a burst) is taken a
+/// short look after it came.
+#[derive(Default)]
+struct Gather {
+    last: Cell<Option<u64>>,
+}
+
+impl Gather {
+    /// The look of an operation that could go on now, given the other side's
+    /// count and whether a batch is there: while polling, short of a batch,
+    /// a second look right after the first way clear, then `Gathering` while
+    /// the count moves.
+    fn until(&self, polling: bool, count: u64, enough: bool) -> Look {
+        if !polling || enough {
+            return Look::Clear;
+        }
+        match self.last.replace(Some(count)) {
+            None => Look::Again,
+            Some(c) if c != count => Look::Gathering,
+            Some(_) => Look::Clear,
+        }
+    }
+}
+
 /// What one blocking call did so far.
 #[derive(Default)]
 struct Wait {
@@ -284,21 +325,6 @@ fn record_len(len: usize, ring_len: u64) -> Option<u64> {
 
 fn round_up(offset: u64, ring_len: u64) -> u64 {
     offset.div_ceil(ring_len) * ring_len
-}
-
-/// An item copied out of the ring: on the stack when small.
-enum Item {
-    Inline([u8; INLINE], usize),
-    Heap(Vec<u8>),
-}
-
-impl Item {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Item::Inline(buf, n) => &buf[..*n],
-            Item::Heap(v) => v,
-        }
-    }
 }
 
 fn io_exc(fname: &str, e: io::Error) -> Exc {
@@ -396,14 +422,13 @@ impl Shared {
     }
 
     /// Called (holding a side's mutex, as `g`) when an operation cannot go
-    /// on yet: waits for the other side to move, which `still_blocked`
-    /// (reading the other side's state) tells. The first time, it polls
-    /// that for a short while (on machines with several CPUs), asking
-    /// `still_blocked(true)`, which may wait for more than the operation
-    /// needs. Then it sleeps one slice on `word`'s futex, unless
-    /// `still_blocked(false)`, asked once more after registering as a
-    /// sleeper, says the way is already clear. The caller then checks its
-    /// deadline and tries again.
+    /// on yet: waits for the other side to move, which `look` (reading the
+    /// other side's state) tells. The first time, it polls that for a short
+    /// while (on machines with several CPUs), asking `look(true)`, which may
+    /// ask for a batch while the other side is still adding to it. Then it
+    /// sleeps one slice on `word`'s futex, unless `look(false)`, asked once
+    /// more after registering as a sleeper, says the way is already clear.
+    /// The caller then checks its deadline and tries again.
     fn wait(
         &self,
         vm: &mut Vm,
@@ -411,15 +436,23 @@ impl Shared {
         word: &WaitWord,
         deadline: Deadline,
         w: &mut Wait,
-        still_blocked: impl Fn(bool) -> bool,
+        look: impl Fn(bool) -> Look,
     ) -> VmResult<()> {
         if self.spin && !w.spun {
             w.spun = true;
             drop(g);
             let until = Instant::now() + SPIN;
             let mut looks = 0u32;
-            while still_blocked(true) {
-                for _ in 0..16 {
+            loop {
+                // a gathering wait looks less often: each look takes the
+                // other side's cache line while it is adding to the batch
+                let pause = match look(true) {
+                    Look::Clear => break,
+                    Look::Blocked => 16,
+                    Look::Again => 2,
+                    Look::Gathering => 128,
+                };
+                for _ in 0..pause {
                     std::hint::spin_loop();
                 }
                 // the other side may be waiting for this very CPU (two
@@ -445,7 +478,7 @@ impl Shared {
         word.woken.store(0, Ordering::SeqCst);
         let seen = word.seq.load(Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if still_blocked(false) {
+        if look(false) == Look::Blocked {
             drop(g);
             futex_wait(&word.seq, seen, deadline.slice());
         } else {
@@ -541,17 +574,23 @@ impl Shared {
                     return Err(full());
                 }
                 // a putter that found the queue full polls until there is
-                // room for a batch: putting into each slot as it opens would
-                // take the get side's cache line from the getter per item
-                let batch = (self.maxsize / 8).clamp(1, PUT_BATCH);
-                let blocked = |polling: bool| {
-                    let want = PutState {
-                        puts: p.puts + if polling { batch - 1 } else { 0 },
+                // room for a batch, while getters keep making room: putting
+                // into each place as it opens would take the get side's cache
+                // line from the getter per item
+                let batch = (self.maxsize / 8).clamp(1, BATCH);
+                let gather = Gather::default();
+                let look = |polling: bool| {
+                    let seen = self.look_get();
+                    if self.place(p, need, seen).is_none() {
+                        return Look::Blocked;
+                    }
+                    let more = PutState {
+                        puts: p.puts + batch - 1,
                         ..p
                     };
-                    self.place(want, need, self.look_get()).is_none()
+                    gather.until(polling, seen.gets, self.place(more, need, seen).is_some())
                 };
-                self.wait(vm, g, &h.space, deadline, &mut w, blocked)?;
+                self.wait(vm, g, &h.space, deadline, &mut w, look)?;
                 continue;
             };
             let ring = self.ring_len;
@@ -589,8 +628,9 @@ impl Shared {
     }
 
     /// Takes the oldest item.
-    fn get(&self, vm: &mut Vm, block: bool, deadline: Deadline) -> VmResult<Item> {
-        self.get_with(vm, block, deadline, &|_| {})
+    /// Takes the oldest item into `out`.
+    fn get(&self, vm: &mut Vm, block: bool, deadline: Deadline, out: &mut Vec<u8>) -> VmResult<()> {
+        self.get_with(vm, block, deadline, &|_| {}, out)
     }
 
     /// `get`, calling `on_take` with the item while it is being taken (under
@@ -602,7 +642,8 @@ impl Shared {
         block: bool,
         deadline: Deadline,
         on_take: &dyn Fn(&[u8]),
-    ) -> VmResult<Item> {
+        out: &mut Vec<u8>,
+    ) -> VmResult<()> {
         let h = self.h();
         let mut w = Wait::default();
         loop {
@@ -622,9 +663,23 @@ impl Shared {
                 if !block || deadline.expired() {
                     return Err(empty());
                 }
-                let head = s.head;
-                let blocked = |_| head >= self.look_put().tail && !self.closed();
-                self.wait(vm, g, &h.items, deadline, &mut w, blocked)?;
+                // a getter that found the queue empty polls until a batch
+                // is there, while putters keep adding: taking each item as it
+                // comes would take the put side's cache line per item
+                let (head, gets) = (s.head, s.gets);
+                let gather = Gather::default();
+                let look = |polling: bool| {
+                    let p = self.look_put();
+                    if head >= p.tail {
+                        return if self.closed() {
+                            Look::Clear
+                        } else {
+                            Look::Blocked
+                        };
+                    }
+                    gather.until(polling, p.puts, p.puts - gets >= BATCH)
+                };
+                self.wait(vm, g, &h.items, deadline, &mut w, look)?;
                 continue;
             }
             let ring = self.ring_len;
@@ -644,17 +699,11 @@ impl Shared {
             };
             let len = len as usize;
             let src = self.ring_ptr(pos + 4, len);
-            let item = if len <= INLINE {
-                let mut buf = [0u8; INLINE];
-                // SAFETY: `len` committed bytes at `src` (checked against the
-                // tail above) into a buffer of at least `len`; the get mutex
-                // is held, so no other getter frees them.
-                unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), len) };
-                Item::Inline(buf, len)
-            } else {
-                // SAFETY: as above, into a fresh slice of exactly `len` bytes.
-                Item::Heap(unsafe { std::slice::from_raw_parts(src, len) }.to_vec())
-            };
+            out.clear();
+            // SAFETY: `len` committed bytes at `src` (checked against the
+            // tail above); the get mutex is held, so no other getter frees
+            // them.
+            out.extend_from_slice(unsafe { std::slice::from_raw_parts(src, len) });
             s.head += need;
             s.gets += 1;
             if s.head - s.released >= RELEASE_STEP {
@@ -666,7 +715,7 @@ impl Shared {
                 drop(pg);
                 s.released = s.head;
             }
-            on_take(item.bytes());
+            on_take(out);
             h.get.state.commit(s.to());
             let wake_put = h.space.changed();
             // items left: pass the turn on to another waiting getter
@@ -678,7 +727,7 @@ impl Shared {
             if wake_get {
                 h.items.wake_one();
             }
-            return Ok(item);
+            return Ok(());
         }
     }
 
@@ -741,7 +790,13 @@ impl Shared {
                 return Ok(false);
             }
             let g = self.lock(vm, "join", &h.get.mutex)?;
-            let busy = |_| self.unfinished() > 0;
+            let busy = |_| {
+                if self.unfinished() > 0 {
+                    Look::Blocked
+                } else {
+                    Look::Clear
+                }
+            };
             self.wait(vm, g, &h.done, deadline, &mut w, busy)?;
         }
     }
@@ -784,6 +839,8 @@ pub fn timeout_arg(fname: &str, v: Option<Value>) -> VmResult<Option<f64>> {
 pub struct Queue {
     shared: Shared,
     id: u64,
+    /// Where the item being got is copied to be decoded (kept between gets).
+    scratch: Cell<Vec<u8>>,
 }
 
 const QUEUE_METHODS: &[&str] = &[
@@ -831,8 +888,8 @@ impl Queue {
             // other tasks run while this one waits for an item (reactor.rs)
             let deadline = reactor::deadline_after(timeout);
             let wait = Pending::retry_on(this, deadline, |me: &Queue, vm, expired| {
-                match me.shared.get(vm, false, Deadline::now()) {
-                    Ok(item) => wire::decode(vm, item.bytes()).map(Some),
+                match me.get_decoded(vm, false, Deadline::now()) {
+                    Ok(v) => Ok(Some(v)),
                     Err(e) if e.kind() == "QueueEmpty" && !expired && !me.shared.closed() => {
                         Ok(None)
                     }
@@ -841,8 +898,20 @@ impl Queue {
             });
             return vm.block(wait);
         }
-        let item = self.shared.get(vm, block, Deadline::after(timeout))?;
-        wire::decode(vm, item.bytes())
+        self.get_decoded(vm, block, Deadline::after(timeout))
+    }
+
+    /// Takes the oldest item and decodes it.
+    fn get_decoded(&self, vm: &mut Vm, block: bool, deadline: Deadline) -> VmResult<Value> {
+        let mut buf = self.scratch.take();
+        let r = self
+            .shared
+            .get(vm, block, deadline, &mut buf)
+            .and_then(|()| wire::decode(vm, &buf));
+        if buf.capacity() <= KEEP {
+            self.scratch.set(buf);
+        }
+        r
     }
 
     /// `join(timeout)`: waits until every item put was `task_done()`.
@@ -965,7 +1034,11 @@ fn queue(vm: &mut Vm, args: Args) -> VmResult<Value> {
     let shared = Shared::new(maxsize)
         .map_err(|e| Exc::new("IOError", format!("queue(): cannot map shared memory: {e}")))?;
     let id = vm.new_handle_id();
-    let q = Value::object(Queue { shared, id });
+    let q = Value::object(Queue {
+        shared,
+        id,
+        scratch: Cell::default(),
+    });
     vm.register_handle(id, &q);
     Ok(q)
 }
@@ -999,8 +1072,9 @@ impl ByteQueue {
         deadline: Deadline,
         on_take: &dyn Fn(&[u8]),
     ) -> VmResult<Option<Vec<u8>>> {
-        match self.0.get_with(vm, true, deadline, on_take) {
-            Ok(item) => Ok(Some(item.bytes().to_vec())),
+        let mut msg = Vec::new();
+        match self.0.get_with(vm, true, deadline, on_take, &mut msg) {
+            Ok(()) => Ok(Some(msg)),
             Err(e) if &*e.error().kind == "QueueEmpty" => Ok(None),
             Err(e) => Err(e),
         }
@@ -1047,8 +1121,25 @@ mod tests {
     }
 
     fn get_now(q: &Shared, vm: &mut Vm) -> VmResult<Vec<u8>> {
-        q.get(vm, false, Deadline::now())
-            .map(|i| i.bytes().to_vec())
+        let mut out = Vec::new();
+        q.get(vm, false, Deadline::now(), &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn a_poll_gathers_a_batch_only_while_the_other_side_keeps_adding() {
+        // asleep, or with a batch there: go
+        assert!(Gather::default().until(false, 1, false) == Look::Clear);
+        assert!(Gather::default().until(true, 1, true) == Look::Clear);
+        // a lone item: one look again, then go
+        let g = Gather::default();
+        assert!(g.until(true, 1, false) == Look::Again);
+        assert!(g.until(true, 1, false) == Look::Clear);
+        // a stream: gather while the count moves, go when it stops
+        let g = Gather::default();
+        assert!(g.until(true, 1, false) == Look::Again);
+        assert!(g.until(true, 5, false) == Look::Gathering);
+        assert!(g.until(true, 9, false) == Look::Gathering);
+        assert!(g.until(true, 9, false) == Look::Clear);
     }
 
     #[test]
@@ -1216,7 +1307,10 @@ mod tests {
         assert_eq!(e.kind(), "ValueError");
         assert_eq!(get_now(&q, &mut vm).ok().as_deref(), Some(&b"a"[..]));
         // a blocking get on a closed, empty queue does not wait
-        let e = q.get(&mut vm, true, Deadline::NEVER).err().unwrap();
+        let e = q
+            .get(&mut vm, true, Deadline::NEVER, &mut Vec::new())
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), "QueueEmpty");
     }
 }
