@@ -20,6 +20,7 @@
 //! Values stored in a managed container are copies, as in Python: what a
 //! script reads is a fresh copy, so changing it changes nothing stored.
 
+mod bell;
 mod client;
 mod codec;
 mod server;
@@ -122,7 +123,7 @@ fn manager(vm: &mut Vm, args: Args) -> VmResult<Value> {
     // bound before the fork: clients can connect as soon as this returns
     let addr = SocketAddr::from_abstract_name(address.as_bytes()).map_err(cannot)?;
     let listener = UnixListener::bind_addr(&addr).map_err(cannot)?;
-    let bell = Rc::new(client::Bell::new().map_err(cannot)?);
+    let bell = Rc::new(bell::Bell::new().map_err(cannot)?);
     let parent = std::process::id() as i32;
     let pid = fork_raw(vm, "manager")?;
     if pid == 0 {

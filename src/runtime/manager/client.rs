@@ -13,8 +13,9 @@
 //! to whichever process reads first): the table is emptied in every child
 //! (`forget_inherited`), and each connection also remembers its process.
 
+use super::bell::{self, Bell};
 use super::codec::{self, Reply};
-use crate::runtime::shm::{Region, SLICE};
+use crate::runtime::shm::{SLICE, futex_wait};
 use crate::value::{Exc, Value, VmResult};
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
@@ -23,7 +24,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// This process's connections to managers, by server address.
@@ -35,38 +36,6 @@ pub struct Clients {
     bells: FxHashMap<Rc<str>, Rc<Bell>>,
     /// True in a manager's server process, which must never call itself.
     pub(crate) serving: bool,
-}
-
-/// Counters in memory shared by a manager's server and every process forked
-/// after the manager was made. After writing a reply, the server moves the
-/// counter of the client's slot (its pid modulo `BELL_SLOTS`), so a client
-/// waiting for its reply watches memory instead of polling its socket with
-/// system calls. Two clients that share a slot only see spare rings; a
-/// client without the bell (it got a proxy in a message) polls its socket.
-pub(crate) struct Bell(Region);
-
-const BELL_SLOTS: usize = 256;
-/// Slots are a cache line apart: a ring for one client does not take the
-/// line another client is watching.
-const BELL_STRIDE: usize = 64;
-
-impl Bell {
-    pub(crate) fn new() -> std::io::Result<Bell> {
-        Region::new(BELL_SLOTS * BELL_STRIDE, false).map(Bell)
-    }
-
-    fn slot(&self, pid: u32) -> &AtomicU32 {
-        let at = (pid as usize % BELL_SLOTS) * BELL_STRIDE;
-        // SAFETY: `at` is within the region (a multiple of 64 below its
-        // length), aligned, and the region lives as long as `self`; its
-        // words are only used as atomics.
-        unsafe { &*self.0.as_ptr().add(at).cast::<AtomicU32>() }
-    }
-
-    /// Called by the server after writing to the client with this pid.
-    pub(crate) fn ring(&self, pid: i32) {
-        self.slot(pid as u32).fetch_add(1, Ordering::Release);
-    }
 }
 
 /// Records the bell of a manager this process made.
@@ -85,10 +54,12 @@ struct Conn {
     filled: usize,
     /// Poll briefly for a reply before sleeping (more than one CPU).
     spin: bool,
-    /// The manager's bell, when this process has it, and its count as last
-    /// seen by this connection.
+    /// The manager's bell (bell.rs), when this process has it, and its count
+    /// of deliveries as last seen by this connection.
     bell: Option<Rc<Bell>>,
     rung: u32,
+    /// This connection owns its slot's mailboxes.
+    boxed: bool,
 }
 
 /// How long a cancelled request may take to be confirmed before the
@@ -97,6 +68,10 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 pub(super) fn gone() -> Exc {
     Exc::new("ProcessError", "the manager has shut down")
+}
+
+fn corrupt() -> Exc {
+    Exc::new("ProcessError", "the manager sent a corrupt reply")
 }
 
 /// Forgets the parent's connections in a forked child (closing its copies).
@@ -124,6 +99,10 @@ fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
         }
     }
     vm.managers.conns.remove(address);
+    let bell = vm.managers.bells.get(address).cloned();
+    // claimed before connecting, so that the server sees the claim when it
+    // accepts the connection
+    let boxed = bell.as_ref().is_some_and(|b| b.claim(pid as i32));
     let addr = SocketAddr::from_abstract_name(address.as_bytes()).map_err(|_| gone())?;
     let stream = loop {
         match UnixStream::connect_addr(&addr) {
@@ -149,8 +128,9 @@ fn connection(vm: &mut Vm, address: &Rc<str>) -> VmResult<Rc<RefCell<Conn>>> {
         input: vec![0; 1 << 16],
         filled: 0,
         spin: crate::stdlib::os::cpu_count_now() > 1,
-        bell: vm.managers.bells.get(address).cloned(),
+        bell,
         rung: 0,
+        boxed,
     }));
     vm.managers.conns.insert(address.clone(), conn.clone());
     Ok(conn)
@@ -202,10 +182,17 @@ impl Conn {
     /// Writes the request and reads its reply. The outer error means the
     /// connection is unusable; the inner result is the operation's.
     fn round_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<VmResult<Value>> {
-        if let Some(bell) = &self.bell {
-            self.rung = bell.slot(self.pid).load(Ordering::Acquire);
+        if self.boxed && request.len() <= bell::BOX {
+            // the reply in the box, or (None) on the socket
+            if let Some(result) = self.boxed_trip(vm, request)? {
+                return Ok(result);
+            }
+        } else {
+            if let Some(bell) = &self.bell {
+                self.rung = bell.slot(self.pid as i32).wrote.load(Ordering::Acquire);
+            }
+            self.send(vm, request)?;
         }
-        self.send(vm, request)?;
         match self.receive(vm, None) {
             Ok(reply) => self.decode(vm, reply),
             Err(Wait::Interrupted(ki)) => self.cancel(vm, ki),
@@ -239,10 +226,7 @@ impl Conn {
                     self.input[3],
                 ]) as usize;
                 if len > crate::wire::MAX_FRAME {
-                    return Err(Wait::Failed(Exc::new(
-                        "ProcessError",
-                        "the manager sent a corrupt reply",
-                    )));
+                    return Err(Wait::Failed(corrupt()));
                 }
                 if self.filled >= 4 + len {
                     return Ok(len);
@@ -273,7 +257,7 @@ impl Conn {
         if let Some(bell) = self.bell.as_ref().filter(|_| self.spin) {
             // the server rings after writing: until then there is nothing
             // to read. Ringing or not, the read below then waits as usual.
-            let slot = bell.slot(self.pid);
+            let slot = &bell.slot(self.pid as i32).wrote;
             let until = Instant::now() + crate::runtime::queue::SPIN;
             // the server may be waiting for this very CPU (three processes
             // on two CPUs, in the benchmark): each look yields it
@@ -306,6 +290,77 @@ impl Conn {
             }
         }
         self.stream.read(&mut self.input[self.filled..])
+    }
+
+    /// A round trip through the mailboxes (bell.rs): the request's result, or
+    /// None when the server says the reply comes on the socket (then
+    /// `receive` reads it as usual).
+    fn boxed_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<Option<VmResult<Value>>> {
+        let Some(bell) = self.bell.clone() else {
+            return Ok(None);
+        };
+        let pid = self.pid as i32;
+        let slot = bell.slot(pid);
+        bell.put(pid, false, request);
+        slot.req_len.store(request.len() as u32, Ordering::Relaxed);
+        let seen = slot.rep.load(Ordering::Acquire);
+        self.rung = slot.wrote.load(Ordering::Acquire);
+        // the request, then whether the server sleeps: pairs with the
+        // server, which says it sleeps, then looks at the boxes
+        slot.req.fetch_add(1, Ordering::SeqCst);
+        if bell.server_sleeping().load(Ordering::SeqCst) != 0 {
+            // an empty frame on the socket wakes it
+            self.send(vm, &[0; 4])?;
+        }
+        // the server serves a boxed request at once: this wait is short, and
+        // a Ctrl-C meanwhile is raised at the next check
+        let until = Instant::now() + crate::runtime::queue::SPIN;
+        while slot.rep.load(Ordering::Acquire) == seen {
+            if self.spin && Instant::now() < until {
+                std::thread::yield_now();
+                continue;
+            }
+            slot.sleeping.store(1, Ordering::SeqCst);
+            if slot.rep.load(Ordering::SeqCst) == seen {
+                futex_wait(&slot.rep, seen, SLICE);
+            }
+            slot.sleeping.store(0, Ordering::SeqCst);
+            if slot.rep.load(Ordering::Acquire) == seen && self.peer_closed() {
+                return Err(gone());
+            }
+        }
+        let len = slot.rep_len.load(Ordering::Acquire);
+        if len == bell::ON_SOCKET {
+            return Ok(None);
+        }
+        let len = len as usize;
+        if !(4..=bell::BOX).contains(&len) || self.filled != 0 {
+            return Err(corrupt());
+        }
+        bell.take(pid, true, &mut self.input[..len]);
+        if u32::from_le_bytes([self.input[0], self.input[1], self.input[2], self.input[3]]) as usize
+            != len - 4
+        {
+            return Err(corrupt());
+        }
+        self.filled = len;
+        self.decode(vm, len - 4).map(Some)
+    }
+
+    /// True when the server closed its end (it ended).
+    fn peer_closed(&self) -> bool {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.stream);
+        let mut b = 0u8;
+        // SAFETY: a one-byte peek into a local.
+        let r = unsafe {
+            libc::recv(
+                fd,
+                (&raw mut b).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        r == 0
     }
 
     /// Decodes the reply of length `len` at the front of `input` and removes it.

@@ -18,7 +18,7 @@
 //! This code runs in the forked server only. It never returns into the
 //! script: `run` ends with `_exit`.
 
-use super::client::Bell;
+use super::bell::{self, Bell};
 use super::codec::{self, Request};
 use crate::value::{Args, Exc, Key, MapData, Value, VmResult};
 use crate::vm::Vm;
@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Serves until the process is killed: by its owner's `shutdown()` or end,
@@ -125,6 +126,10 @@ struct Client {
     output: Vec<u8>,
     /// Locks it holds.
     held: Vec<u64>,
+    /// It owns its slot's mailboxes (bell.rs), and the count of requests
+    /// in its box as last served.
+    boxed: bool,
+    req_seen: u32,
 }
 
 struct Server<'a> {
@@ -169,11 +174,16 @@ fn deadline(timeout: Option<&Value>) -> Option<Option<Instant>> {
 /// `poll(fds, timeout)`, looking first for a short while (`SPIN`, on machines
 /// with several CPUs) without sleeping, yielding the CPU between looks: a
 /// client that just got its reply usually sends its next request within
-/// microseconds, sooner than a sleep and a wake-up take.
+/// microseconds, sooner than a sleep and a wake-up take. A request in a
+/// mailbox (`boxed()`) ends the wait at once (returning 0). Before sleeping,
+/// the server says so in the bell, then looks at the boxes once more: a
+/// client that writes a request after that sees it and wakes the server.
 fn poll_briefly_then_wait(
     fds: &mut [PollFd],
     timeout: PollTimeout,
     spin: bool,
+    bell: &Bell,
+    boxed: impl Fn() -> bool,
 ) -> nix::Result<i32> {
     if spin {
         let until = Instant::now() + crate::runtime::queue::SPIN;
@@ -182,10 +192,27 @@ fn poll_briefly_then_wait(
             if n > 0 || Instant::now() >= until {
                 return Ok(n);
             }
+            if boxed() {
+                return Ok(0);
+            }
             std::thread::yield_now();
         }
     }
-    nix::poll::poll(fds, timeout)
+    bell.server_sleeping().store(1, Ordering::SeqCst);
+    let r = if boxed() {
+        Ok(0)
+    } else {
+        nix::poll::poll(fds, timeout)
+    };
+    bell.server_sleeping().store(0, Ordering::SeqCst);
+    r
+}
+
+/// True when a client that owns its mailboxes wrote a request not yet served.
+fn boxed_pending(clients: &FxHashMap<u64, Client>, bell: &Bell) -> bool {
+    clients
+        .values()
+        .any(|c| c.boxed && bell.slot(c.pid).req.load(Ordering::SeqCst) != c.req_seen)
 }
 
 impl Server<'_> {
@@ -193,6 +220,10 @@ impl Server<'_> {
         let mut ready: Vec<(u64, PollFlags)> = Vec::new();
         loop {
             ready.clear();
+            if self.serve_boxes(vm) {
+                self.expire(vm);
+                self.flush_all(vm);
+            }
             let ids: Vec<u64> = self.clients.keys().copied().collect();
             let timeout = self.poll_timeout();
             let listening = {
@@ -206,7 +237,9 @@ impl Server<'_> {
                     }
                     fds.push(PollFd::new(c.stream.as_fd(), flags));
                 }
-                match poll_briefly_then_wait(&mut fds, timeout, self.spin) {
+                let (clients, bell) = (&self.clients, self.bell);
+                let boxed = || boxed_pending(clients, bell);
+                match poll_briefly_then_wait(&mut fds, timeout, self.spin, bell, boxed) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     // cannot wait any more: nothing sensible is left to do
@@ -267,6 +300,12 @@ impl Server<'_> {
                             input: Vec::new(),
                             output: Vec::new(),
                             held: Vec::new(),
+                            // the client claimed its slot before connecting
+                            // (and reset its count); a second connection of
+                            // one process never uses the boxes
+                            boxed: self.bell.slot(pid).owner.load(Ordering::SeqCst) == pid
+                                && !self.clients.values().any(|c| c.pid == pid),
+                            req_seen: 0,
                         },
                     );
                 }
@@ -320,13 +359,79 @@ impl Server<'_> {
             if input.len() - at - 4 < len {
                 break;
             }
-            self.handle(vm, id, &input[at + 4..at + 4 + len]);
+            if len > 0 {
+                // (an empty frame only wakes the server: bell.rs)
+                self.handle(vm, id, &input[at + 4..at + 4 + len]);
+            }
             at += 4 + len;
         }
         if let Some(c) = self.clients.get_mut(&id) {
             c.input = input;
             c.input.drain(..at);
         }
+    }
+
+    /// Serves the requests waiting in mailboxes; true if there were any.
+    fn serve_boxes(&mut self, vm: &mut Vm) -> bool {
+        let bell = self.bell;
+        let pending: Vec<u64> = self
+            .clients
+            .iter_mut()
+            .filter(|(_, c)| c.boxed)
+            .filter_map(|(id, c)| {
+                let req = bell.slot(c.pid).req.load(Ordering::Acquire);
+                (req != c.req_seen).then(|| {
+                    c.req_seen = req;
+                    *id
+                })
+            })
+            .collect();
+        for &id in &pending {
+            let Some(pid) = self.clients.get(&id).map(|c| c.pid) else {
+                continue;
+            };
+            let len = bell.slot(pid).req_len.load(Ordering::Acquire) as usize;
+            let mut frame = vec![0; len.min(bell::BOX)];
+            bell.take(pid, false, &mut frame);
+            let whole = frame.len() >= 4
+                && u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize
+                    == frame.len() - 4;
+            if !whole {
+                // not one of our clients: drop it
+                self.disconnect(vm, id);
+                continue;
+            }
+            self.handle_boxed(vm, id, pid, &frame[4..]);
+        }
+        !pending.is_empty()
+    }
+
+    /// Serves a request that came in a mailbox: its reply goes in the reply
+    /// box, or (too long, or the request waits) on the socket, which the
+    /// delivery says.
+    fn handle_boxed(&mut self, vm: &mut Vm, client: u64, pid: i32, payload: &[u8]) {
+        let result = match codec::read_request(vm, payload) {
+            Ok(req) => self.dispatch(vm, client, req),
+            Err(e) => Some(Err(e)),
+        };
+        let mut frame = Vec::new();
+        let len = match result {
+            Some(r) => {
+                codec::reply(vm, &mut frame, &r);
+                if frame.len() <= bell::BOX {
+                    self.bell.put(pid, true, &frame);
+                    frame.len() as u32
+                } else {
+                    if let Some(c) = self.clients.get_mut(&client) {
+                        c.output.extend_from_slice(&frame);
+                    }
+                    bell::ON_SOCKET
+                }
+            }
+            None => bell::ON_SOCKET,
+        };
+        self.bell.slot(pid).rep_len.store(len, Ordering::Release);
+        self.bell.deliver(pid);
     }
 
     /// Serves one request; the reply goes to the client's output.
@@ -594,6 +699,9 @@ impl Server<'_> {
         let Some(c) = self.clients.remove(&id) else {
             return;
         };
+        if c.boxed {
+            self.bell.release(c.pid);
+        }
         self.waiters.retain(|w| w.client != id);
         for lock in c.held {
             if let Some(Obj::Lock { holder }) = self.objects.get_mut(&lock) {
