@@ -55,10 +55,10 @@ struct Conn {
     /// Poll briefly for a reply before sleeping (more than one CPU).
     spin: bool,
     /// The manager's bell (bell.rs), when this process has it, and its count
-    /// of deliveries as last seen by this connection.
+    /// of writes to this connection's socket as last seen.
     bell: Option<Rc<Bell>>,
     rung: u32,
-    /// This connection owns its slot's mailboxes.
+    /// This connection owns its slot's mailboxes (then `bell` is set).
     boxed: bool,
 }
 
@@ -182,9 +182,13 @@ impl Conn {
     /// Writes the request and reads its reply. The outer error means the
     /// connection is unusable; the inner result is the operation's.
     fn round_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<VmResult<Value>> {
-        if self.boxed && request.len() <= bell::BOX {
+        let boxes = self
+            .bell
+            .clone()
+            .filter(|_| self.boxed && request.len() <= bell::BOX);
+        if let Some(bell) = boxes {
             // the reply in the box, or (None) on the socket
-            if let Some(result) = self.boxed_trip(vm, request)? {
+            if let Some(result) = self.boxed_trip(vm, &bell, request)? {
                 return Ok(result);
             }
         } else {
@@ -295,10 +299,12 @@ impl Conn {
     /// A round trip through the mailboxes (bell.rs): the request's result, or
     /// None when the server says the reply comes on the socket (then
     /// `receive` reads it as usual).
-    fn boxed_trip(&mut self, vm: &mut Vm, request: &[u8]) -> VmResult<Option<VmResult<Value>>> {
-        let Some(bell) = self.bell.clone() else {
-            return Ok(None);
-        };
+    fn boxed_trip(
+        &mut self,
+        vm: &mut Vm,
+        bell: &Bell,
+        request: &[u8],
+    ) -> VmResult<Option<VmResult<Value>>> {
         let pid = self.pid as i32;
         let slot = bell.slot(pid);
         bell.put(pid, false, request);
@@ -313,8 +319,11 @@ impl Conn {
             self.send(vm, &[0; 4])?;
         }
         // the server serves a boxed request at once: this wait is short, and
-        // a Ctrl-C meanwhile is raised at the next check
-        let until = Instant::now() + crate::runtime::queue::SPIN;
+        // a Ctrl-C meanwhile is raised at the next check (unless the server
+        // does not answer for CANCEL_WAIT after it: the connection is then
+        // given up, as a cancel that is not confirmed)
+        let start = Instant::now();
+        let until = start + crate::runtime::queue::SPIN;
         while slot.rep.load(Ordering::Acquire) == seen {
             if self.spin && Instant::now() < until {
                 std::thread::yield_now();
@@ -325,7 +334,8 @@ impl Conn {
                 futex_wait(&slot.rep, seen, SLICE);
             }
             slot.sleeping.store(0, Ordering::SeqCst);
-            if slot.rep.load(Ordering::Acquire) == seen && self.peer_closed() {
+            let stuck = vm.interrupt.load(Ordering::SeqCst) && start.elapsed() > CANCEL_WAIT;
+            if slot.rep.load(Ordering::Acquire) == seen && (stuck || self.peer_closed()) {
                 return Err(gone());
             }
         }
