@@ -222,13 +222,7 @@ impl Conn {
     /// `Interrupted` when Ctrl-C is pressed.
     fn receive(&mut self, vm: &mut Vm, limit: Option<Instant>) -> Result<usize, Wait> {
         loop {
-            if self.filled >= 4 {
-                let len = u32::from_le_bytes([
-                    self.input[0],
-                    self.input[1],
-                    self.input[2],
-                    self.input[3],
-                ]) as usize;
+            if let Some(len) = codec::payload_len(&self.input[..self.filled]) {
                 if len > crate::wire::MAX_FRAME {
                     return Err(Wait::Failed(corrupt()));
                 }
@@ -348,9 +342,7 @@ impl Conn {
             return Err(corrupt());
         }
         bell.take(pid, true, &mut self.input[..len]);
-        if u32::from_le_bytes([self.input[0], self.input[1], self.input[2], self.input[3]]) as usize
-            != len - 4
-        {
+        if codec::payload_len(&self.input[..len]) != Some(len - 4) {
             return Err(corrupt());
         }
         self.filled = len;

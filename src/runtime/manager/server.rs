@@ -357,9 +357,7 @@ impl Server<'_> {
         }
         let input = std::mem::take(&mut c.input);
         let mut at = 0;
-        while input.len() - at >= 4 {
-            let len = u32::from_le_bytes([input[at], input[at + 1], input[at + 2], input[at + 3]])
-                as usize;
+        while let Some(len) = codec::payload_len(&input[at..]) {
             if len > crate::wire::MAX_FRAME {
                 // not one of our clients: drop it
                 self.disconnect(vm, id);
@@ -402,10 +400,7 @@ impl Server<'_> {
             let len = bell.slot(pid).req_len.load(Ordering::Acquire) as usize;
             let mut frame = vec![0; len.min(bell::BOX)];
             bell.take(pid, false, &mut frame);
-            let whole = frame.len() >= 4
-                && u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize
-                    == frame.len() - 4;
-            if !whole {
+            if frame.len() < 4 || codec::payload_len(&frame) != Some(frame.len() - 4) {
                 // not one of our clients: drop it
                 self.disconnect(vm, id);
                 continue;
@@ -419,12 +414,8 @@ impl Server<'_> {
     /// box, or (too long, or the request waits) on the socket, which the
     /// delivery says.
     fn handle_boxed(&mut self, vm: &mut Vm, client: u64, pid: i32, payload: &[u8]) {
-        let result = match codec::read_request(vm, payload) {
-            Ok(req) => self.dispatch(vm, client, req),
-            Err(e) => Some(Err(e)),
-        };
         let mut frame = Vec::new();
-        let len = match result {
+        let len = match self.serve_request(vm, client, payload) {
             Some(r) => {
                 codec::reply(vm, &mut frame, &r);
                 if frame.len() <= bell::BOX {
@@ -445,19 +436,29 @@ impl Server<'_> {
 
     /// Serves one request; the reply goes to the client's output.
     fn handle(&mut self, vm: &mut Vm, client: u64, payload: &[u8]) {
-        let result = match codec::read_request(vm, payload) {
+        if let Some(r) = self.serve_request(vm, client, payload) {
+            self.reply(vm, client, &r);
+        }
+    }
+
+    /// The result of the request in `payload`; None when it waits, or when
+    /// it was a cancel (whose answer is then in the client's output).
+    fn serve_request(
+        &mut self,
+        vm: &mut Vm,
+        client: u64,
+        payload: &[u8],
+    ) -> Option<VmResult<Value>> {
+        match codec::read_request(vm, payload) {
             Ok(req) if req.id == 0 && req.name == "cancel" => {
                 self.waiters.retain(|w| w.client != client);
                 if let Some(c) = self.clients.get_mut(&client) {
                     codec::cancelled(&mut c.output);
                 }
-                return;
+                None
             }
             Ok(req) => self.dispatch(vm, client, req),
             Err(e) => Some(Err(e)),
-        };
-        if let Some(r) = result {
-            self.reply(vm, client, &r);
         }
     }
 

@@ -310,11 +310,17 @@ impl RLock {
     }
 
     pub fn acquire(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<bool> {
+        self.enter(|m| take(vm, m, deadline, "rlock", true))
+    }
+
+    /// Acquires again when this process holds it, else takes the mutex
+    /// with `grab`, and counts the acquire.
+    fn enter(&self, grab: impl FnOnce(&RobustMutex) -> VmResult<bool>) -> VmResult<bool> {
         if self.held_here() {
             self.cell.count.fetch_add(1, Ordering::Relaxed);
             return Ok(true);
         }
-        let got = take(vm, &self.cell.m, deadline, "rlock", true)?;
+        let got = grab(&self.cell.m)?;
         if got {
             self.cell.count.store(1, Ordering::Relaxed);
         }
@@ -352,16 +358,8 @@ impl Object for RLock {
     }
 
     fn enter_now(&self, vm: &mut Vm) -> bool {
-        if self.held_here() {
-            self.cell.count.fetch_add(1, Ordering::Relaxed);
-            return true;
-        }
         // one try; when held by another process, the ordinary acquire waits
-        let got = try_take(vm, &self.cell.m, "rlock");
-        if got {
-            self.cell.count.store(1, Ordering::Relaxed);
-        }
-        got
+        matches!(self.enter(|m| Ok(try_take(vm, m, "rlock"))), Ok(true))
     }
 
     fn exit_now(&self, _vm: &mut Vm) -> Option<VmResult<()>> {
