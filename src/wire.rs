@@ -838,6 +838,13 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The whole length (header included) of the frame `bytes` starts with,
+/// once its header has come.
+pub fn frame_len(bytes: &[u8]) -> Option<usize> {
+    let head: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    Some(head.len() + u32::from_le_bytes(head) as usize)
+}
+
 /// Reads one frame; `Ok(None)` at a clean end of stream (no partial frame).
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];

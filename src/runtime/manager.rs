@@ -130,6 +130,7 @@ fn manager(vm: &mut Vm, args: Args) -> VmResult<Value> {
         set_death_signal(parent);
         server::run(vm, listener, &bell);
     }
+    crate::runtime::process::spread(pid);
     drop(listener);
     client::add_bell(vm, &address, bell);
     let server = adopt_helper(vm, pid, "manager");

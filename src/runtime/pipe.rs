@@ -281,6 +281,9 @@ impl Connection {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EAGAIN) if spinning => {
+                    if spin_until.is_none() {
+                        crate::runtime::process::place_children(vm);
+                    }
                     let until = *spin_until.get_or_insert_with(|| Instant::now() + SPIN);
                     if Instant::now() >= until {
                         spinning = false;

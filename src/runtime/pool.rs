@@ -151,6 +151,7 @@ impl PoolInner {
             // SAFETY: ending the worker without running the parent's destructors.
             unsafe { libc::_exit(code) }
         }
+        crate::runtime::process::spread(pid);
         self.workers.borrow_mut().push(Worker { pid, slot, name });
         Ok(())
     }

@@ -13,7 +13,7 @@
 //! `exitcode`...) are read from that state so they are always current.
 
 use crate::runtime::reactor::{self, Pending, Wake};
-use crate::runtime::shm::Deadline;
+use crate::runtime::shm::{Deadline, SLICE};
 use crate::stdlib::os::require_processes;
 use crate::value::func::{NativeKind, want_str};
 use crate::value::{Args, Class, Exc, Instance, NativeState, Value, VmResult};
@@ -26,8 +26,9 @@ use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Per-process bookkeeping, kept in the VM.
 #[derive(Default)]
@@ -39,6 +40,9 @@ pub struct Runtime {
     count: u32,
     /// Children started by this process and not yet reaped.
     children: Vec<Rc<ProcState>>,
+    /// Children forked since this process last waited for another one: they
+    /// may still share its CPU (`place_children`). The latest `MAX_UNPLACED`.
+    unplaced: Vec<i32>,
     /// The running process's own `Process` object (`current_process()`).
     current: Option<Value>,
     /// In a child: the write end of the pipe its result goes back through.
@@ -139,8 +143,9 @@ impl ProcState {
         }
     }
 
-    /// Reads what the result pipe has; true at its end of file (the child and
-    /// every copy of its write end are gone).
+    /// Reads what the result pipe has; true once the whole result frame has
+    /// come (the child's last act before `_exit`) or at the pipe's end of
+    /// file (the child died without reporting).
     fn read_available(&self) -> bool {
         let mut reader = self.reader.borrow_mut();
         let Some(fd) = reader.as_ref() else {
@@ -150,21 +155,23 @@ impl ProcState {
         // time costs a copy-on-write fault (a 64 KiB buffer was 16 of them
         // per spawn); a big result just takes more reads
         let mut chunk = [0u8; 512];
-        loop {
+        let done = loop {
             match nix::unistd::read(fd, &mut chunk) {
-                Ok(0) => {
-                    *reader = None;
-                    return true;
+                Ok(0) => break true,
+                Ok(n) => {
+                    let mut buf = self.buf.borrow_mut();
+                    buf.extend_from_slice(&chunk[..n]);
+                    if crate::wire::frame_len(&buf).is_some_and(|len| buf.len() >= len) {
+                        break true;
+                    }
                 }
-                Ok(n) => self.buf.borrow_mut().extend_from_slice(&chunk[..n]),
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => return false,
-                Err(_) => {
-                    *reader = None;
-                    return true;
-                }
+                Err(_) => break true,
             }
-        }
+        };
+        *reader = None;
+        done
     }
 
     /// Turns the result frame into `result`/`error` once the pipe is closed.
@@ -196,7 +203,17 @@ impl ProcState {
     }
 
     /// Waits for the child to end (at most until `deadline`); true if it did.
+    ///
+    /// Sleeps on the child's exit (a pidfd), not on its result pipe. The
+    /// result is the child's last write before `_exit`; a parent woken by it
+    /// would be moved to another CPU while this one finishes the exit, and
+    /// find its memory cold there. Woken by the exit, it resumes where it
+    /// slept. A result bigger than the pipe holds blocks the child until it
+    /// is read, so the sleeps grow from 1 ms to `SLICE`, and once part of a
+    /// result has come the pipe is watched too.
     fn wait(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<bool> {
+        let exit = pidfd(self.pid.get());
+        let mut nap = Duration::from_millis(1);
         loop {
             if self.read_available() {
                 break;
@@ -204,21 +221,34 @@ impl ProcState {
             if deadline.expired() {
                 return Ok(false);
             }
-            let slice = deadline.slice();
-            {
-                let reader = self.reader.borrow();
-                if let Some(f) = reader.as_ref() {
-                    let mut fds = [nix::poll::PollFd::new(
-                        f.as_fd(),
-                        nix::poll::PollFlags::POLLIN,
-                    )];
-                    let ms = slice.as_millis().min(u16::MAX as u128) as u16;
-                    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+            let mut slice = deadline.slice();
+            let reader = self.reader.borrow();
+            let (Some(pipe), Some(exit)) = (reader.as_ref(), exit.as_ref()) else {
+                if let Some(pipe) = reader.as_ref() {
+                    poll_in([pipe.as_fd()], slice);
                 }
+                drop(reader);
+                vm.check_interrupt()?;
+                continue;
+            };
+            slice = slice.min(nap);
+            nap = (nap * 2).min(SLICE);
+            let partial = !self.buf.borrow().is_empty();
+            let ended = if partial {
+                poll_in([exit.as_fd(), pipe.as_fd()], slice)[0]
+            } else {
+                poll_in([exit.as_fd()], slice)[0]
+            };
+            drop(reader);
+            if ended {
+                // what the pipe holds is all there will be
+                self.read_available();
+                *self.reader.borrow_mut() = None;
+                break;
             }
             vm.check_interrupt()?;
         }
-        // the pipe is closed: the child has exited (or is exiting)
+        // the child has exited, or sent its result and is exiting
         self.poll_exit(true);
         self.take_result(vm)?;
         Ok(true)
@@ -456,11 +486,22 @@ fn child_main(vm: &mut Vm, this: &Value, st: &Rc<ProcState>) -> ! {
             None => (1, error_report(vm, st, &e)),
         },
     };
+    finish(vm);
+    // the report is the last act before `_exit`: a joining parent sleeps
+    // until the exit and reads it then (`ProcState::wait`)
     if let (Some(bytes), Some(fd)) = (report, vm.procs.result_fd.take()) {
+        // so that the pipe holds the result whole and this exits at once
+        // (up to 1 MiB, the usual limit; the parent reads a bigger one
+        // while it is written)
+        let whole = bytes.len() + 4;
+        if whole > 1 << 16 {
+            let size = whole.min(1 << 20) as libc::c_int;
+            let _ = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(size));
+        }
         let mut f = std::fs::File::from(fd);
         let _ = crate::wire::write_frame(&mut f, &bytes);
+        std::mem::forget(f); // closed by _exit
     }
-    finish(vm);
     // SAFETY: _exit ends the process at once, without running the parent's
     // Rust destructors or atexit handlers that this copy must not run.
     unsafe { libc::_exit(code) }
@@ -525,15 +566,24 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
         ));
     }
     vm.flush();
+    let held = HereOnly::narrow();
     // SAFETY: the process has a single thread (checked above), so the child
     // gets a consistent copy of every lock and allocation.
-    match unsafe { nix::unistd::fork() } {
+    let forked = unsafe { nix::unistd::fork() };
+    if let Some(held) = held {
+        held.restore();
+    }
+    match forked {
         Ok(nix::unistd::ForkResult::Child) => {
             after_fork_in_child(vm);
             Ok(0)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
-            spread(child.as_raw());
+            let unplaced = &mut vm.procs.unplaced;
+            if unplaced.len() == MAX_UNPLACED {
+                unplaced.remove(0);
+            }
+            unplaced.push(child.as_raw());
             Ok(child.as_raw())
         }
         Err(e) => Err(Exc::new(
@@ -543,13 +593,69 @@ pub fn fork_raw(vm: &mut Vm, fname: &str) -> VmResult<i32> {
     }
 }
 
-/// Starts a new child on another CPU than this process's (the next one it
-/// may use). Linux starts a forked child on its parent's CPU and moves one
-/// of two busy processes away only after tens of milliseconds, so a
-/// producer and its consumer would share one CPU while the other idles.
-/// The child may run anywhere it could before: its CPU mask is restored at
-/// once, and the scheduler moves it as it likes from there.
-fn spread(child: i32) {
+/// A descriptor that polls readable once process `pid` (our child) has
+/// exited; None where the kernel has no pidfd_open (before Linux 5.3).
+fn pidfd(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; a new descriptor is ours to own.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
+    }
+}
+
+/// Polls `fds` for input (or their end) for at most `timeout`; which are ready.
+fn poll_in<const N: usize>(fds: [BorrowedFd<'_>; N], timeout: Duration) -> [bool; N] {
+    let mut polled = fds.map(|fd| nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN));
+    let ms = timeout.as_millis().min(u16::MAX as u128) as u16;
+    let _ = nix::poll::poll(&mut polled, nix::poll::PollTimeout::from(ms));
+    polled.map(|p| p.revents().is_some_and(|r| !r.is_empty()))
+}
+
+/// Called when this process starts waiting for another one (on a queue, a
+/// lock, a pipe...): the children it started and that may still share its
+/// CPU are moved to another (`spread`), so that the two run side by side.
+/// A child that its parent only joins stays where it started, which is
+/// what makes a short `spawn` + `join` cheap.
+pub(crate) fn place_children(vm: &mut Vm) {
+    if vm.procs.unplaced.is_empty() {
+        return;
+    }
+    for pid in std::mem::take(&mut vm.procs.unplaced) {
+        if running_child(pid) {
+            spread(pid);
+        }
+    }
+}
+
+/// How many recent children `place_children` remembers; older ones have
+/// had time to be moved by the scheduler.
+const MAX_UNPLACED: usize = 16;
+
+/// True while `pid` is a running child of this process (not yet reaped, so
+/// the pid cannot belong to another process).
+fn running_child(pid: i32) -> bool {
+    // SAFETY: waitid only writes into the local siginfo; WNOWAIT leaves the
+    // child's state for whoever reaps it.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        ) == 0
+            && info.si_pid() == 0
+    }
+}
+
+/// Moves a child to another CPU than this process's (the next one it may
+/// use). A child started on its parent's CPU (see `HereOnly`) and talking
+/// with it is moved by Linux only after tens of milliseconds, so a producer
+/// and its consumer would share one CPU while the other idles. The child may
+/// run anywhere it could before: its CPU mask is restored at once, and the
+/// scheduler moves it as it likes from there.
+pub(crate) fn spread(child: i32) {
     // SAFETY: plain system calls on a local CPU set and our own child's pid.
     unsafe {
         let mut mask: libc::cpu_set_t = std::mem::zeroed();
@@ -573,6 +679,44 @@ fn spread(child: i32) {
     }
 }
 
+/// The CPUs a process may use, while `fork` narrows them to the one it runs
+/// on: a new child starts on its parent's CPU. Linux may start it on
+/// another, idle one; waking an idle CPU, and later the parent from it,
+/// doubles the cost of a short child that the parent waits for. A child
+/// that runs alongside its parent is moved away by the scheduler as usual,
+/// or at once by `place_children` when the parent starts waiting on it.
+struct HereOnly(libc::cpu_set_t);
+
+impl HereOnly {
+    /// None when this process may use one CPU only (nothing to narrow).
+    fn narrow() -> Option<HereOnly> {
+        // SAFETY: plain system calls on local CPU sets.
+        unsafe {
+            let mut mask: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_getaffinity(0, size, &mut mask) != 0 || libc::CPU_COUNT(&mask) < 2 {
+                return None;
+            }
+            let here = libc::sched_getcpu();
+            if here < 0 {
+                return None;
+            }
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(here as usize, &mut one);
+            (libc::sched_setaffinity(0, size, &one) == 0).then_some(HereOnly(mask))
+        }
+    }
+
+    /// Gives this process (parent or child) its CPUs back; it stays where it
+    /// runs.
+    fn restore(self) {
+        // SAFETY: a plain system call on a CPU set we own.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0);
+        }
+    }
+}
+
 /// True when this process has more than one thread (then fork is unsafe).
 /// One `stat` call: the link count of `/proc/self/task` is 2 plus the
 /// number of threads (reading `/proc/self/stat` took ten calls per fork).
@@ -584,7 +728,7 @@ fn has_other_threads() -> bool {
 }
 
 fn after_fork_in_child(vm: &mut Vm) {
-    vm.rng = crate::stdlib::random::Rng::from_entropy();
+    vm.rng = vm.rng.for_child(std::process::id());
     // the parent's tasks stay in the parent
     vm.forget_tasks();
     // the parent's children are not ours: forget them (closing our copies of
@@ -593,6 +737,7 @@ fn after_fork_in_child(vm: &mut Vm) {
         c.reader.borrow_mut().take();
         c.status.set(Some(c.status.get().unwrap_or(0)));
     }
+    vm.procs.unplaced.clear();
     // nor is the parent's result pipe, if the parent is itself a child
     vm.procs.result_fd = None;
     vm.procs.pools.clear();
@@ -901,4 +1046,50 @@ pub fn install(vm: &mut Vm) {
     );
     vm.globals
         .define_builtin("#spawn", crate::stdlib::native("#spawn", spawn));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_child_not_yet_reaped_is_placed() {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two descriptors into `fds`.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let [r, w] = fds;
+        // SAFETY: the child only closes, reads and exits (calls that are
+        // safe after fork in a threaded test process).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let mut b = [0u8; 1];
+            // SAFETY: as above; the read waits for the parent's close.
+            unsafe {
+                libc::close(w);
+                libc::read(r, b.as_mut_ptr().cast(), 1);
+                libc::_exit(0)
+            }
+        }
+        assert!(pid > 0);
+        assert!(running_child(pid), "a running child");
+        // SAFETY: closing our descriptors; waiting for our own child without
+        // reaping it (WNOWAIT), then reaping it.
+        unsafe {
+            libc::close(r);
+            libc::close(w);
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            );
+            assert!(!running_child(pid), "an ended child, not yet reaped");
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        assert!(
+            !running_child(pid),
+            "a reaped child: its pid may be another's"
+        );
+    }
 }

@@ -438,6 +438,7 @@ impl Shared {
         w: &mut Wait,
         look: impl Fn(bool) -> Look,
     ) -> VmResult<()> {
+        crate::runtime::process::place_children(vm);
         if self.spin && !w.spun {
             w.spun = true;
             drop(g);

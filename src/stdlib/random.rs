@@ -47,6 +47,13 @@ impl Rng {
         Rng::from_seed(x)
     }
 
+    /// A new sequence for a forked child, without a system call: the parent's
+    /// state mixed with the child's pid, so siblings differ from each other
+    /// and from their parent.
+    pub fn for_child(&mut self, pid: u32) -> Rng {
+        Rng::from_seed(self.next_u64() ^ (pid as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

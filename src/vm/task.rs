@@ -540,7 +540,10 @@ impl Vm {
 
     /// In a child after `fork`: the parent's tasks are not ours.
     pub fn forget_tasks(&mut self) {
-        self.sched = Sched::default();
+        // not dropped: in a forked child that would write to (and so copy)
+        // pages it shares with its parent, and a failed task's warning is
+        // the parent's to give
+        std::mem::forget(std::mem::take(&mut self.sched));
     }
 
     /// The unfinished tasks, for the REPL's `:procs`: name and state

@@ -52,8 +52,7 @@ fn begin(out: &mut Vec<u8>) {
 /// The payload length a frame starting `bytes` declares (its first 4 bytes);
 /// None when fewer than 4 bytes are there.
 pub fn payload_len(bytes: &[u8]) -> Option<usize> {
-    let head: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
-    Some(u32::from_le_bytes(head) as usize)
+    crate::wire::frame_len(bytes).map(|len| len - 4)
 }
 
 /// Writes the payload length in front; a message over `MAX_FRAME` is an error.

@@ -67,6 +67,9 @@ fn take(
             Err(e) => return Err(Exc::new("IOError", format!("{what}: {e}"))),
         }
         if spinning {
+            if spin_until.is_none() {
+                crate::runtime::process::place_children(vm);
+            }
             let until = *spin_until.get_or_insert_with(|| {
                 let spin = Instant::now() + SPIN;
                 deadline.instant().map_or(spin, |d| d.min(spin))

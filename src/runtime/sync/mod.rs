@@ -233,6 +233,7 @@ impl<S> Guarded<S> {
             if deadline.expired() {
                 return Ok(None);
             }
+            crate::runtime::process::place_children(vm);
             self.sleep(seen, deadline);
             vm.check_interrupt()?;
         }
