@@ -212,7 +212,9 @@ impl ProcState {
     /// is read, so the sleeps grow from 1 ms to `SLICE`, and once part of a
     /// result has come the pipe is watched too.
     fn wait(&self, vm: &mut Vm, deadline: Deadline) -> VmResult<bool> {
-        let exit = pidfd(self.pid.get());
+        // opened at the first sleep: a child already reaped (its result read
+        // whole) needs none, and its pid may be another process's by now
+        let mut exit = None;
         let mut nap = Duration::from_millis(1);
         loop {
             if self.read_available() {
@@ -222,6 +224,7 @@ impl ProcState {
                 return Ok(false);
             }
             let mut slice = deadline.slice();
+            let exit = exit.get_or_insert_with(|| pidfd(self.pid.get()));
             let reader = self.reader.borrow();
             let (Some(pipe), Some(exit)) = (reader.as_ref(), exit.as_ref()) else {
                 if let Some(pipe) = reader.as_ref() {
